@@ -1,0 +1,130 @@
+// Package cgo is goloop's typed binding to the CPython C API and the home of
+// its C extension types (Handle, TimerHandle, LoopCore in *.c). It is the
+// only Go package whose C code includes Python.h. Every function here must
+// be called on a thread that holds the GIL unless its comment says otherwise.
+package cgo
+
+/*
+#cgo CFLAGS: -Werror=implicit-function-declaration -Wall -Wno-unused-function
+#include <stdlib.h>
+#include "goloop.h"
+*/
+import "C"
+
+import "unsafe"
+
+// Core is the C LoopCore object of one loop (C memory, owned by Python).
+// Go reads and writes its plain fields directly: no cgo call.
+type Core struct{ p *C.GoloopCore }
+
+// CoreFrom wraps a GoloopCore pointer received from C.
+func CoreFrom(p unsafe.Pointer) Core { return Core{(*C.GoloopCore)(p)} }
+
+// ID is the Go engine id stored in the core (0 once closed).
+func (c Core) ID() uint64 { return uint64(c.p.engine) }
+
+// SetID records the engine id in the core.
+func (c Core) SetID(id uint64) { c.p.engine = C.uint64_t(id) }
+
+// ReadyLen is the number of callbacks in the ready queue.
+func (c Core) ReadyLen() int { return int(c.p.len) }
+
+// Stopping reports whether stop() was called.
+func (c Core) Stopping() bool { return c.p.stopping != 0 }
+
+// SetFDs publishes the fds C writes to: the call_soon_threadsafe eventfd
+// and the signal wake-up pipe's write end.
+func (c Core) SetFDs(wake, signal int) {
+	c.p.wake_fd = C.int(wake)
+	c.p.signal_fd = C.int(signal)
+}
+
+// TimersCancelled is the number of cancelled timers still in the heap.
+func (c Core) TimersCancelled() int { return int(c.p.timers_cancelled) }
+
+// SetTimersCancelled overwrites that count (after the heap was purged).
+func (c Core) SetTimersCancelled(n int) { c.p.timers_cancelled = C.Py_ssize_t(n) }
+
+// RunReady runs the callbacks ready at entry; false means a Python
+// exception is set and must propagate.
+func (c Core) RunReady() bool { return C.goloop_run_ready(c.p) == 0 }
+
+// PushReady appends h to the ready queue, handing over one reference.
+func (c Core) PushReady(h Handle) bool {
+	return C.goloop_ready_push(c.p, (*C.PyObject)(unsafe.Pointer(h.p))) == 0
+}
+
+// Wait runs epoll_wait on the loop thread, releasing the GIL when
+// timeoutMs != 0. events points to a buffer of maxEvents epoll_event.
+func (c Core) Wait(epfd int, events unsafe.Pointer, maxEvents, timeoutMs int) (int, int) {
+	var errno C.int
+	n := C.goloop_wait(c.p, C.int(epfd), events, C.int(maxEvents), C.int(timeoutMs), &errno)
+	return int(n), int(errno)
+}
+
+// DispatchSignals hands signal numbers read from the wake-up pipe to
+// Python and runs Python-level signal handlers. false: exception set.
+func (c Core) DispatchSignals(buf []byte) bool {
+	var p *C.char
+	if len(buf) > 0 {
+		p = (*C.char)(unsafe.Pointer(&buf[0]))
+	}
+	return C.goloop_dispatch_signals(c.p, p, C.int(len(buf))) == 0
+}
+
+// CheckSignals runs pending Python signal handlers; false: exception set.
+func CheckSignals() bool { return C.goloop_check_signals() == 0 }
+
+// Handle is a C Handle/TimerHandle object.
+type Handle struct{ p *C.GoloopHandle }
+
+// HandleFrom wraps a GoloopHandle pointer received from C.
+func HandleFrom(p unsafe.Pointer) Handle { return Handle{(*C.GoloopHandle)(p)} }
+
+// Ptr is the object pointer, for returning it to C.
+func (h Handle) Ptr() unsafe.Pointer { return unsafe.Pointer(h.p) }
+
+// Nil reports whether h holds no object.
+func (h Handle) Nil() bool { return h.p == nil }
+
+// Cancelled reads the handle's cancelled flag.
+func (h Handle) Cancelled() bool { return h.p.cancelled != 0 }
+
+// When is a TimerHandle's scheduled time.
+func (h Handle) When() float64 { return float64(h.p.when) }
+
+// SetScheduled sets the TimerHandle's "in the heap" flag.
+func (h Handle) SetScheduled(v bool) {
+	if v {
+		h.p.scheduled = 1
+	} else {
+		h.p.scheduled = 0
+	}
+}
+
+// IncRef takes a new reference.
+func (h Handle) IncRef() { C.goloop_incref((*C.PyObject)(unsafe.Pointer(h.p))) }
+
+// DecRef drops a reference.
+func (h Handle) DecRef() { C.goloop_decref((*C.PyObject)(unsafe.Pointer(h.p))) }
+
+// Error kinds for SetError.
+const (
+	RuntimeError = C.GOLOOP_ERR_RUNTIME
+	OSError      = C.GOLOOP_ERR_OS
+	ValueError   = C.GOLOOP_ERR_VALUE
+	TypeError    = C.GOLOOP_ERR_TYPE
+)
+
+// SetError sets a Python exception of the given kind.
+func SetError(kind int, msg string) {
+	cs := C.CString(msg)
+	C.goloop_set_error(C.int(kind), cs)
+	C.free(unsafe.Pointer(cs))
+}
+
+// SetErrno sets OSError (or its errno subclass) for errno e.
+func SetErrno(e int) { C.goloop_set_errno(C.int(e)) }
+
+// ErrOccurred reports whether a Python exception is set.
+func ErrOccurred() bool { return C.goloop_err_occurred() != 0 }

@@ -1,0 +1,536 @@
+/* LoopCore: the C base class of goloop.Loop. It owns the ready queue and
+ * implements the hot scheduling methods (call_soon, call_at, call_later,
+ * call_soon_threadsafe, time) without entering Go; run, timers, fd
+ * watchers and signals are delegated to the Go engine (package loop). */
+#include "goloop.h"
+#include <structmember.h>
+#include <time.h>
+#include <unistd.h>
+#include <stdint.h>
+#include <errno.h>
+
+#define CHECK_FORK(ret) do { if (goloop_check_fork() < 0) return ret; } while (0)
+
+static PyObject *
+closed_error(void)
+{
+    PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+    return NULL;
+}
+
+/* ---- ready queue ring ----------------------------------------------- */
+
+int
+goloop_ready_push(GoloopCore *core, PyObject *h)
+{
+    if (core->len == core->cap) {
+        Py_ssize_t ncap = core->cap ? core->cap * 2 : 64;
+        PyObject **nr = PyMem_Malloc(ncap * sizeof(PyObject *));
+        if (nr == NULL) {
+            Py_DECREF(h);
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < core->len; i++)
+            nr[i] = core->ring[(core->head + i) % core->cap];
+        PyMem_Free(core->ring);
+        core->ring = nr;
+        core->head = 0;
+        core->cap = ncap;
+    }
+    core->ring[(core->head + core->len) % core->cap] = h;
+    core->len++;
+    return 0;
+}
+
+static PyObject *
+ready_pop(GoloopCore *core)
+{
+    PyObject *h = core->ring[core->head];
+    core->head = (core->head + 1) % core->cap;
+    core->len--;
+    return h;
+}
+
+static void
+ready_clear(GoloopCore *core)
+{
+    while (core->len > 0) {
+        PyObject *h = ready_pop(core);
+        Py_DECREF(h);
+    }
+}
+
+static int
+run_debug(GoloopCore *core, GoloopHandle *h)
+{
+    PyObject *r = PyObject_CallMethod((PyObject *)core, "_run_handle_debug", "O", h);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+int
+goloop_run_ready(GoloopCore *core)
+{
+    Py_ssize_t ntodo = core->len;
+    for (Py_ssize_t i = 0; i < ntodo && core->len > 0; i++) {
+        GoloopHandle *h = (GoloopHandle *)ready_pop(core);
+        int r = 0;
+        if (!h->cancelled)
+            r = core->debug ? run_debug(core, h) : goloop_handle_run(h);
+        Py_DECREF(h);
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- argument parsing shared by call_soon / call_at / ... ------------ */
+
+/* Splits (fixed..., callback, *args, context=None) into its parts. */
+static int
+parse_call(const char *name, Py_ssize_t nfixed, PyObject *const *args,
+           Py_ssize_t nargs, PyObject *kwnames, PyObject **callback,
+           PyObject **cargs, PyObject **context)
+{
+    *context = Py_None;
+    if (kwnames != NULL) {
+        Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
+        for (Py_ssize_t i = 0; i < nkw; i++) {
+            PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+            if (!PyUnicode_Check(k) || PyUnicode_CompareWithASCIIString(k, "context") != 0) {
+                PyErr_Format(PyExc_TypeError,
+                             "%s() got an unexpected keyword argument '%S'", name, k);
+                return -1;
+            }
+            *context = args[nargs + i];
+        }
+    }
+    if (nargs < nfixed + 1) {
+        PyErr_Format(PyExc_TypeError, "%s() missing required positional argument", name);
+        return -1;
+    }
+    *callback = args[nfixed];
+    Py_ssize_t n = nargs - nfixed - 1;
+    if (n == 0) {
+        Py_INCREF(goloop_empty_tuple);
+        *cargs = goloop_empty_tuple;
+        return 0;
+    }
+    *cargs = PyTuple_New(n);
+    if (*cargs == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *a = args[nfixed + 1 + i];
+        Py_INCREF(a);
+        PyTuple_SET_ITEM(*cargs, i, a);
+    }
+    return 0;
+}
+
+/* Debug mode: thread check and callback check, done in Python
+ * (Loop._debug_check); then the creation traceback is attached. */
+static int
+debug_check(GoloopCore *core, PyObject *callback, const char *method)
+{
+    PyObject *r = PyObject_CallMethod((PyObject *)core, "_debug_check", "Os", callback, method);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+debug_attach(GoloopCore *core, GoloopHandle *h)
+{
+    PyObject *r = PyObject_CallMethod((PyObject *)core, "_debug_attach", "O", h);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *
+schedule_soon(GoloopCore *core, const char *name, PyObject *const *args,
+              Py_ssize_t nargs, PyObject *kwnames, int threadsafe)
+{
+    PyObject *callback, *cargs, *context;
+    CHECK_FORK(NULL);
+    if (parse_call(name, 0, args, nargs, kwnames, &callback, &cargs, &context) < 0)
+        return NULL;
+    if (core->closed) {
+        Py_DECREF(cargs);
+        return closed_error();
+    }
+    if (core->debug && debug_check(core, callback, name) < 0) {
+        Py_DECREF(cargs);
+        return NULL;
+    }
+    GoloopHandle *h = goloop_handle_new(&GoloopHandle_Type, callback, cargs,
+                                        (PyObject *)core, context);
+    Py_DECREF(cargs);
+    if (h == NULL)
+        return NULL;
+    if (core->debug && debug_attach(core, h) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    Py_INCREF(h);
+    if (goloop_ready_push(core, (PyObject *)h) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    if (threadsafe && core->polling && core->wake_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w;
+        do {
+            w = write(core->wake_fd, &one, sizeof one);
+        } while (w < 0 && errno == EINTR);
+    }
+    return (PyObject *)h;
+}
+
+static PyObject *
+core_call_soon(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs,
+               PyObject *kwnames)
+{
+    return schedule_soon(core, "call_soon", args, nargs, kwnames, 0);
+}
+
+static PyObject *
+core_call_soon_threadsafe(GoloopCore *core, PyObject *const *args,
+                          Py_ssize_t nargs, PyObject *kwnames)
+{
+    return schedule_soon(core, "call_soon_threadsafe", args, nargs, kwnames, 1);
+}
+
+static double
+monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static PyObject *
+schedule_at(GoloopCore *core, const char *name, double when, PyObject *const *args,
+            Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *callback, *cargs, *context;
+    if (parse_call(name, 1, args, nargs, kwnames, &callback, &cargs, &context) < 0)
+        return NULL;
+    if (core->closed) {
+        Py_DECREF(cargs);
+        return closed_error();
+    }
+    if (core->debug && debug_check(core, callback, name) < 0) {
+        Py_DECREF(cargs);
+        return NULL;
+    }
+    GoloopHandle *h = goloop_handle_new(&GoloopTimerHandle_Type, callback, cargs,
+                                        (PyObject *)core, context);
+    Py_DECREF(cargs);
+    if (h == NULL)
+        return NULL;
+    h->when = when;
+    if (core->debug && debug_attach(core, h) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    /* The heap holds its own reference. */
+    Py_INCREF(h);
+    h->scheduled = 1;
+    if (goloop_timer_add(core, h) < 0) {
+        h->scheduled = 0;
+        Py_DECREF(h);
+        Py_DECREF(h);
+        return NULL;
+    }
+    return (PyObject *)h;
+}
+
+static PyObject *
+core_call_at(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs,
+             PyObject *kwnames)
+{
+    CHECK_FORK(NULL);
+    if (nargs < 1)
+        return parse_call("call_at", 1, args, nargs, kwnames, NULL, NULL, NULL), NULL;
+    if (args[0] == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "when cannot be None");
+        return NULL;
+    }
+    double when = PyFloat_AsDouble(args[0]);
+    if (when == -1.0 && PyErr_Occurred())
+        return NULL;
+    return schedule_at(core, "call_at", when, args, nargs, kwnames);
+}
+
+static PyObject *
+core_call_later(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *kwnames)
+{
+    CHECK_FORK(NULL);
+    if (nargs < 1)
+        return parse_call("call_later", 1, args, nargs, kwnames, NULL, NULL, NULL), NULL;
+    if (args[0] == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "delay must not be None");
+        return NULL;
+    }
+    double delay = PyFloat_AsDouble(args[0]);
+    if (delay == -1.0 && PyErr_Occurred())
+        return NULL;
+    return schedule_at(core, "call_later", monotonic() + delay, args, nargs, kwnames);
+}
+
+static PyObject *
+core_time(GoloopCore *core, PyObject *unused)
+{
+    return PyFloat_FromDouble(monotonic());
+}
+
+static PyObject *
+core_stop(GoloopCore *core, PyObject *unused)
+{
+    core->stopping = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_is_closed(GoloopCore *core, PyObject *unused)
+{
+    return PyBool_FromLong(core->closed);
+}
+
+/* Runs loop iterations until stop(); the Python run_forever wraps this
+ * with the running-loop bookkeeping. */
+static PyObject *
+core_run(GoloopCore *core, PyObject *unused)
+{
+    CHECK_FORK(NULL);
+    if (core->closed || core->engine == 0)
+        return closed_error();
+    int r = goloop_run(core);
+    core->stopping = 0;
+    if (r < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* Drops every scheduled callback and releases the engine's fds. */
+static PyObject *
+core_close(GoloopCore *core, PyObject *unused)
+{
+    CHECK_FORK(NULL);
+    core->closed = 1;
+    ready_clear(core);
+    if (core->engine != 0)
+        goloop_engine_close(core);
+    core->engine = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_make_handle(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_make_handle(callback, args, context)");
+        return NULL;
+    }
+    PyObject *tuple = PySequence_Tuple(args[1]);
+    if (tuple == NULL)
+        return NULL;
+    GoloopHandle *h = goloop_handle_new(&GoloopHandle_Type, args[0], tuple,
+                                        (PyObject *)core, args[2]);
+    Py_DECREF(tuple);
+    return (PyObject *)h;
+}
+
+static int
+parse_watch(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs,
+            Py_ssize_t want, int *fd)
+{
+    if (goloop_check_fork() < 0)
+        return -1;
+    if (nargs != want) {
+        PyErr_SetString(PyExc_TypeError, "wrong number of arguments");
+        return -1;
+    }
+    if (core->closed || core->engine == 0) {
+        closed_error();
+        return -1;
+    }
+    *fd = PyLong_AsLong(args[0]);
+    if (*fd == -1 && PyErr_Occurred())
+        return -1;
+    return 0;
+}
+
+/* _watch(fd, write, handle) -> previous handle or None */
+static PyObject *
+core_watch(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
+{
+    int fd;
+    if (parse_watch(core, args, nargs, 3, &fd) < 0)
+        return NULL;
+    if (!PyObject_TypeCheck(args[2], &GoloopHandle_Type)) {
+        PyErr_SetString(PyExc_TypeError, "_watch expects a goloop Handle");
+        return NULL;
+    }
+    int write = PyObject_IsTrue(args[1]);
+    if (write < 0)
+        return NULL;
+    return goloop_watch(core, fd, write, (GoloopHandle *)args[2]);
+}
+
+/* _unwatch(fd, write) -> removed handle or None */
+static PyObject *
+core_unwatch(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
+{
+    int fd;
+    if (parse_watch(core, args, nargs, 2, &fd) < 0)
+        return NULL;
+    int write = PyObject_IsTrue(args[1]);
+    if (write < 0)
+        return NULL;
+    return goloop_unwatch(core, fd, write);
+}
+
+static PyObject *
+core_timer_count(GoloopCore *core, PyObject *unused)
+{
+    if (core->engine == 0)
+        return PyLong_FromLong(0);
+    CHECK_FORK(NULL);
+    return PyLong_FromLong(goloop_timer_count(core));
+}
+
+static PyObject *
+core_ready_count(GoloopCore *core, PyObject *unused)
+{
+    return PyLong_FromSsize_t(core->len);
+}
+
+static PyObject *
+core_get_debug(GoloopCore *core, PyObject *unused)
+{
+    return PyBool_FromLong(core->debug);
+}
+
+/* Queues an existing handle (signal handlers: made once, run per signal). */
+static PyObject *
+core_ready_append(GoloopCore *core, PyObject *h)
+{
+    if (!PyObject_TypeCheck(h, &GoloopHandle_Type)) {
+        PyErr_SetString(PyExc_TypeError, "_ready_append expects a goloop Handle");
+        return NULL;
+    }
+    if (core->closed)
+        return closed_error();
+    Py_INCREF(h);
+    if (goloop_ready_push(core, h) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef core_methods[] = {
+    {"get_debug", (PyCFunction)core_get_debug, METH_NOARGS, "True in debug mode."},
+    {"_ready_append", (PyCFunction)core_ready_append, METH_O, NULL},
+    {"call_soon", (PyCFunction)(void (*)(void))core_call_soon,
+     METH_FASTCALL | METH_KEYWORDS, "Schedule callback(*args) to run soon."},
+    {"call_soon_threadsafe", (PyCFunction)(void (*)(void))core_call_soon_threadsafe,
+     METH_FASTCALL | METH_KEYWORDS, "Like call_soon, callable from any thread."},
+    {"call_at", (PyCFunction)(void (*)(void))core_call_at,
+     METH_FASTCALL | METH_KEYWORDS, "Schedule callback(*args) at loop time `when`."},
+    {"call_later", (PyCFunction)(void (*)(void))core_call_later,
+     METH_FASTCALL | METH_KEYWORDS, "Schedule callback(*args) after `delay` seconds."},
+    {"time", (PyCFunction)core_time, METH_NOARGS, "The loop's clock (time.monotonic)."},
+    {"stop", (PyCFunction)core_stop, METH_NOARGS, "Stop after the current iteration."},
+    {"is_closed", (PyCFunction)core_is_closed, METH_NOARGS, NULL},
+    {"_run", (PyCFunction)core_run, METH_NOARGS, NULL},
+    {"_close_core", (PyCFunction)core_close, METH_NOARGS, NULL},
+    {"_make_handle", (PyCFunction)(void (*)(void))core_make_handle, METH_FASTCALL, NULL},
+    {"_watch", (PyCFunction)(void (*)(void))core_watch, METH_FASTCALL, NULL},
+    {"_unwatch", (PyCFunction)(void (*)(void))core_unwatch, METH_FASTCALL, NULL},
+    {"_timer_count", (PyCFunction)core_timer_count, METH_NOARGS, NULL},
+    {"_ready_count", (PyCFunction)core_ready_count, METH_NOARGS, NULL},
+    {NULL}
+};
+
+static PyMemberDef core_members[] = {
+    {"_debug", T_INT, offsetof(GoloopCore, debug), 0, NULL},
+    {"_stopping", T_INT, offsetof(GoloopCore, stopping), 0, NULL},
+    {"_closed", T_INT, offsetof(GoloopCore, closed), READONLY, NULL},
+    {"_signal_fd", T_INT, offsetof(GoloopCore, signal_fd), READONLY, NULL},
+    {NULL}
+};
+
+static PyObject *
+core_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    if (goloop_check_fork() < 0)
+        return NULL;
+    GoloopCore *core = (GoloopCore *)type->tp_alloc(type, 0);
+    if (core == NULL)
+        return NULL;
+    core->wake_fd = -1;
+    core->signal_fd = -1;
+    if (goloop_engine_new(core) < 0) {
+        Py_DECREF(core);
+        return NULL;
+    }
+    return (PyObject *)core;
+}
+
+static int
+core_traverse(GoloopCore *core, visitproc visit, void *arg)
+{
+    for (Py_ssize_t i = 0; i < core->len; i++)
+        Py_VISIT(core->ring[(core->head + i) % core->cap]);
+    Py_VISIT(core->dict);
+    return 0;
+}
+
+static int
+core_clear(GoloopCore *core)
+{
+    ready_clear(core);
+    Py_CLEAR(core->dict);
+    return 0;
+}
+
+static void
+core_dealloc(GoloopCore *core)
+{
+    PyTypeObject *tp = Py_TYPE(core);
+    PyObject_GC_UnTrack(core);
+    if (core->weakreflist != NULL)
+        PyObject_ClearWeakRefs((PyObject *)core);
+    core_clear(core);
+    /* In a forked child the Go runtime is gone: leak rather than hang. */
+    if (core->engine != 0 && !goloop_forked)
+        goloop_engine_close(core);
+    core->engine = 0;
+    PyMem_Free(core->ring);
+    core->ring = NULL;
+    tp->tp_free((PyObject *)core);
+}
+
+PyTypeObject GoloopCore_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "goloop._goloop.LoopCore",
+    .tp_basicsize = sizeof(GoloopCore),
+    .tp_dealloc = (destructor)core_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "C core of goloop.Loop: ready queue and scheduling fast paths.",
+    .tp_traverse = (traverseproc)core_traverse,
+    .tp_clear = (inquiry)core_clear,
+    .tp_weaklistoffset = offsetof(GoloopCore, weakreflist),
+    .tp_dictoffset = offsetof(GoloopCore, dict),
+    .tp_methods = core_methods,
+    .tp_members = core_members,
+    .tp_new = core_new,
+    .tp_free = PyObject_GC_Del,
+};

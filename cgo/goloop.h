@@ -1,0 +1,102 @@
+/* Shared declarations of goloop's C layer: the extension types (Handle,
+ * TimerHandle, LoopCore), the helpers Go calls through cgo, and the Go
+ * functions (exported from package main) that C calls. This is the only
+ * header that includes Python.h. */
+#ifndef GOLOOP_H
+#define GOLOOP_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+/* ---- Handle / TimerHandle ------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *callback;         /* NULL once cancelled */
+    PyObject *args;             /* tuple; NULL once cancelled */
+    PyObject *context;          /* contextvars.Context */
+    PyObject *loop;             /* strong reference */
+    PyObject *source_traceback; /* debug mode only, else NULL */
+    PyObject *repr;             /* repr cached at cancel time (debug) */
+    PyObject *weakreflist;
+    double when;                /* TimerHandle only */
+    char cancelled;
+    char scheduled;             /* TimerHandle: still in the timer heap */
+} GoloopHandle;
+
+extern PyTypeObject GoloopHandle_Type;
+extern PyTypeObject GoloopTimerHandle_Type;
+
+GoloopHandle *goloop_handle_new(PyTypeObject *type, PyObject *callback,
+                                PyObject *args, PyObject *loop,
+                                PyObject *context);
+/* Runs the callback in its context. Returns 0; on an exception it is
+ * reported to the loop's exception handler, except SystemExit and
+ * KeyboardInterrupt, which are left set and -1 is returned. */
+int goloop_handle_run(GoloopHandle *h);
+
+/* ---- LoopCore ------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject **ring;            /* ready queue: FIFO ring of GoloopHandle* */
+    Py_ssize_t head, len, cap;
+    uint64_t engine;            /* Go engine id; 0 = none (closed) */
+    int closed;
+    int stopping;
+    int debug;
+    volatile int polling;       /* loop thread waits in epoll without GIL */
+    int wake_fd;                /* eventfd written by call_soon_threadsafe */
+    int signal_fd;              /* write end of the signal wake-up pipe */
+    Py_ssize_t timers_cancelled;/* cancelled handles still in the heap */
+    PyObject *dict;
+    PyObject *weakreflist;
+} GoloopCore;
+
+extern PyTypeObject GoloopCore_Type;
+
+int goloop_ready_push(GoloopCore *core, PyObject *h); /* steals h */
+/* Runs the ready callbacks present at entry. -1 with an exception set
+ * when one must propagate (SystemExit, KeyboardInterrupt). */
+int goloop_run_ready(GoloopCore *core);
+
+/* ---- helpers called from Go ---------------------------------------- */
+
+int goloop_wait(GoloopCore *core, int epfd, void *events, int maxevents,
+                int timeout_ms, int *err);
+void goloop_incref(PyObject *o);
+void goloop_decref(PyObject *o);
+void goloop_set_error(int kind, const char *msg);
+int goloop_dispatch_signals(GoloopCore *core, const char *buf, int n);
+int goloop_err_occurred(void);
+void goloop_set_errno(int e);
+int goloop_check_signals(void);
+int goloop_handle_cancelled(GoloopHandle *h);
+
+enum { GOLOOP_ERR_RUNTIME = 0, GOLOOP_ERR_OS = 1, GOLOOP_ERR_VALUE = 2,
+       GOLOOP_ERR_TYPE = 3 };
+
+/* ---- module-wide state ---------------------------------------------- */
+
+/* Set in a child process forked after the Go runtime started. */
+extern volatile int goloop_forked;
+int goloop_check_fork(void);          /* -1 + RuntimeError in such a child */
+int goloop_is_finalizing(void);
+
+/* Python helpers registered by goloop/_loop.py (_goloop._set_helpers). */
+extern PyObject *goloop_helper_handle_repr;   /* (handle) -> str */
+extern PyObject *goloop_empty_tuple;
+
+/* ---- Go functions (exported from package main) ---------------------- */
+
+extern int goloop_engine_new(GoloopCore *core);
+extern void goloop_engine_close(GoloopCore *core);
+extern int goloop_run(GoloopCore *core);
+extern int goloop_timer_add(GoloopCore *core, GoloopHandle *h);
+extern PyObject *goloop_watch(GoloopCore *core, int fd, int write,
+                              GoloopHandle *h);
+extern PyObject *goloop_unwatch(GoloopCore *core, int fd, int write);
+extern int goloop_timer_count(GoloopCore *core);
+
+#endif

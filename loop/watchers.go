@@ -1,0 +1,98 @@
+package loop
+
+import (
+	"golang.org/x/sys/unix"
+
+	"goloop/cgo"
+)
+
+func (w *watcher) mask() uint32 {
+	var m uint32
+	if !w.reader.Nil() {
+		m |= unix.EPOLLIN
+	}
+	if !w.writer.Nil() {
+		m |= unix.EPOLLOUT
+	}
+	return m
+}
+
+// register (re)applies fd's interest set to epoll. A stale registration
+// (the fd was closed and its number reused) is handled by switching
+// between ADD and MOD.
+func (e *Engine) register(fd int, old, mask uint32) error {
+	switch {
+	case mask == 0:
+		err := epollCtl(e.epfd, unix.EPOLL_CTL_DEL, fd, 0)
+		if err == unix.ENOENT || err == unix.EBADF {
+			err = nil
+		}
+		return err
+	case old == 0:
+		err := epollCtl(e.epfd, unix.EPOLL_CTL_ADD, fd, mask)
+		if err == unix.EEXIST {
+			err = epollCtl(e.epfd, unix.EPOLL_CTL_MOD, fd, mask)
+		}
+		return err
+	default:
+		err := epollCtl(e.epfd, unix.EPOLL_CTL_MOD, fd, mask)
+		if err == unix.ENOENT {
+			err = epollCtl(e.epfd, unix.EPOLL_CTL_ADD, fd, mask)
+		}
+		return err
+	}
+}
+
+// Watch installs h (one reference taken over) as fd's reader or writer
+// and returns the handle it replaces (a reference the caller now owns).
+func (e *Engine) Watch(fd int, write bool, h cgo.Handle) (cgo.Handle, error) {
+	w := e.watchers[fd]
+	if w == nil {
+		w = &watcher{}
+	}
+	oldMask := w.mask()
+	var prev cgo.Handle
+	if write {
+		prev, w.writer = w.writer, h
+	} else {
+		prev, w.reader = w.reader, h
+	}
+	if err := e.register(fd, oldMask, w.mask()); err != nil {
+		if write {
+			w.writer = prev
+		} else {
+			w.reader = prev
+		}
+		if w.mask() == 0 {
+			delete(e.watchers, fd)
+		}
+		return cgo.Handle{}, err
+	}
+	e.watchers[fd] = w
+	return prev, nil
+}
+
+// Unwatch removes fd's reader or writer and returns it (a reference the
+// caller now owns), or a nil Handle when there was none.
+func (e *Engine) Unwatch(fd int, write bool) (cgo.Handle, error) {
+	w := e.watchers[fd]
+	if w == nil {
+		return cgo.Handle{}, nil
+	}
+	oldMask := w.mask()
+	var prev cgo.Handle
+	if write {
+		prev, w.writer = w.writer, cgo.Handle{}
+	} else {
+		prev, w.reader = w.reader, cgo.Handle{}
+	}
+	if prev.Nil() {
+		return prev, nil
+	}
+	if w.mask() == 0 {
+		delete(e.watchers, fd)
+	}
+	// A closed fd is already gone from epoll: that is not an error.
+	_ = e.register(fd, oldMask, w.mask())
+	return prev, nil
+}

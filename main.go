@@ -1,0 +1,185 @@
+// Command goloop is built with -buildmode=c-shared into the CPython
+// extension module goloop/_goloop<EXT_SUFFIX>. This file holds the Go
+// functions the C layer (cgo/*.c) calls. Each one runs on the calling
+// Python thread with the GIL held, recovers any panic into a Python
+// RuntimeError (an unrecovered panic would abort the interpreter), and
+// reports errors by setting a Python exception.
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/cgo
+#include "goloop.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"unsafe"
+
+	"goloop/cgo"
+	"goloop/loop"
+)
+
+func main() {}
+
+// raise sets the Python exception describing err (unless already set).
+func raise(err error) {
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, loop.ErrPython):
+		if !cgo.ErrOccurred() {
+			cgo.SetError(cgo.RuntimeError, "goloop: exception lost")
+		}
+	case errors.As(err, &errno):
+		cgo.SetErrno(int(errno))
+	default:
+		cgo.SetError(cgo.RuntimeError, err.Error())
+	}
+}
+
+// recovered turns a panic into a Python RuntimeError; call it deferred.
+func recovered(r any) {
+	cgo.SetError(cgo.RuntimeError, fmt.Sprintf("goloop internal error: %v", r))
+}
+
+func core(p *C.GoloopCore) cgo.Core { return cgo.CoreFrom(unsafe.Pointer(p)) }
+
+func engine(p *C.GoloopCore) (*loop.Engine, bool) {
+	e := loop.Lookup(core(p))
+	if e == nil {
+		cgo.SetError(cgo.RuntimeError, "Event loop is closed")
+		return nil, false
+	}
+	return e, true
+}
+
+//export goloop_engine_new
+func goloop_engine_new(p *C.GoloopCore) (rc C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			recovered(r)
+			rc = -1
+		}
+	}()
+	if _, err := loop.New(core(p)); err != nil {
+		raise(err)
+		return -1
+	}
+	return 0
+}
+
+//export goloop_engine_close
+func goloop_engine_close(p *C.GoloopCore) {
+	defer func() {
+		if r := recover(); r != nil {
+			recovered(r)
+		}
+	}()
+	if e := loop.Lookup(core(p)); e != nil {
+		e.Close()
+	}
+}
+
+//export goloop_run
+func goloop_run(p *C.GoloopCore) (rc C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			recovered(r)
+			rc = -1
+		}
+	}()
+	e, ok := engine(p)
+	if !ok {
+		return -1
+	}
+	if err := e.Run(); err != nil {
+		raise(err)
+		return -1
+	}
+	return 0
+}
+
+//export goloop_timer_add
+func goloop_timer_add(p *C.GoloopCore, h *C.GoloopHandle) (rc C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			recovered(r)
+			rc = -1
+		}
+	}()
+	e, ok := engine(p)
+	if !ok {
+		return -1
+	}
+	e.AddTimer(cgo.HandleFrom(unsafe.Pointer(h)))
+	return 0
+}
+
+//export goloop_timer_count
+func goloop_timer_count(p *C.GoloopCore) (rc C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			recovered(r)
+			rc = -1
+		}
+	}()
+	if e := loop.Lookup(core(p)); e != nil {
+		return C.int(e.TimerCount())
+	}
+	return 0
+}
+
+// handleResult returns a removed/replaced handle to C, or None.
+func handleResult(h cgo.Handle) *C.PyObject {
+	if h.Nil() {
+		none := C.Py_None
+		C.goloop_incref(none)
+		return none
+	}
+	return (*C.PyObject)(h.Ptr())
+}
+
+//export goloop_watch
+func goloop_watch(p *C.GoloopCore, fd C.int, write C.int, h *C.GoloopHandle) (res *C.PyObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			recovered(r)
+			res = nil
+		}
+	}()
+	e, ok := engine(p)
+	if !ok {
+		return nil
+	}
+	hd := cgo.HandleFrom(unsafe.Pointer(h))
+	hd.IncRef()
+	prev, err := e.Watch(int(fd), write != 0, hd)
+	if err != nil {
+		hd.DecRef()
+		raise(err)
+		return nil
+	}
+	return handleResult(prev)
+}
+
+//export goloop_unwatch
+func goloop_unwatch(p *C.GoloopCore, fd C.int, write C.int) (res *C.PyObject) {
+	defer func() {
+		if r := recover(); r != nil {
+			recovered(r)
+			res = nil
+		}
+	}()
+	e, ok := engine(p)
+	if !ok {
+		return nil
+	}
+	prev, err := e.Unwatch(int(fd), write != 0)
+	if err != nil {
+		raise(err)
+		return nil
+	}
+	return handleResult(prev)
+}
