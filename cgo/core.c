@@ -61,13 +61,42 @@ ready_clear(GoloopCore *core)
     }
 }
 
+static double monotonic(void);
+
+/* Debug mode: time the callback and have Python log it when slow. No
+ * Python frame may hold the handle while it runs: a frame that outlives
+ * the callback (linked from a traceback) would keep the handle, and so a
+ * finished task, alive. */
 static int
 run_debug(GoloopCore *core, GoloopHandle *h)
 {
-    PyObject *r = PyObject_CallMethod((PyObject *)core, "_run_handle_debug", "O", h);
-    if (r == NULL)
+    if (PyObject_SetAttrString((PyObject *)core, "_current_handle", (PyObject *)h) < 0)
         return -1;
-    Py_DECREF(r);
+    double start = monotonic();
+    int r = goloop_handle_run(h);
+    double took = monotonic() - start;
+    if (r < 0) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyObject_SetAttrString((PyObject *)core, "_current_handle", Py_None);
+        PyErr_Restore(type, value, tb);
+        return -1;
+    }
+    if (PyObject_SetAttrString((PyObject *)core, "_current_handle", Py_None) < 0)
+        return -1;
+    PyObject *limit = PyObject_GetAttrString((PyObject *)core, "slow_callback_duration");
+    if (limit == NULL)
+        return -1;
+    double lim = PyFloat_AsDouble(limit);
+    Py_DECREF(limit);
+    if (lim == -1.0 && PyErr_Occurred())
+        return -1;
+    if (took >= lim) {
+        PyObject *res = PyObject_CallMethod((PyObject *)core, "_log_slow_callback", "Od", h, took);
+        if (res == NULL)
+            return -1;
+        Py_DECREF(res);
+    }
     return 0;
 }
 

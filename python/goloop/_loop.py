@@ -513,17 +513,9 @@ class Loop(_goloop.LoopCore, UnimplementedIO, asyncio.AbstractEventLoop):
         """Debug mode: remember where the handle was created (from C)."""
         handle._source_traceback = traceback.extract_stack(sys._getframe(1))
 
-    def _run_handle_debug(self, handle: Any) -> None:
-        """Debug mode: run one callback, log it when slow (from C)."""
-        self._current_handle = handle
-        try:
-            start = self.time()
-            handle._run()
-            took = self.time() - start
-            if took >= self.slow_callback_duration:
-                logger.warning("Executing %s took %.3f seconds", _describe(handle), took)
-        finally:
-            self._current_handle = None
+    def _log_slow_callback(self, handle: Any, took: float) -> None:
+        """Debug mode: a callback ran longer than slow_callback_duration."""
+        logger.warning("Executing %s took %.3f seconds", _describe(handle), took)
 
     # ---- fd watchers -------------------------------------------------------
 
