@@ -612,6 +612,9 @@ class Loop(_goloop.LoopCore, UnimplementedIO, asyncio.AbstractEventLoop):
         return True
 
 
+Loop.__module__ = "goloop"
+
+
 def _set_result_unless_cancelled(fut: asyncio.Future, result: Any) -> None:
     if not fut.cancelled():
         fut.set_result(result)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# goloop's test command (the README's, and what CI runs): for each CPython
+# 3.10-3.13 found (pyenv versions, else the python3 on PATH), install goloop
+# from this checkout, run the pytest suite, then CPython's own asyncio tests
+# against goloop with the committed baseline as a ratchet.
+#   GOLOOP_PYTHONS="3.11.7 3.12.1"  limit the interpreters
+#   GOLOOP_CPYTHON_SUITE=0          skip the CPython-suite ratchet
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+versions=${GOLOOP_PYTHONS:-}
+if [ -z "$versions" ] && command -v pyenv >/dev/null 2>&1; then
+  for v in 3.10 3.11 3.12 3.13; do
+    found=$(pyenv versions --bare 2>/dev/null | grep -E "^${v//./\\.}\.[0-9]+$" | sort -V | tail -1)
+    [ -n "$found" ] && versions="$versions $found"
+  done
+fi
+
+py() {  # py VERSION args...: run that interpreter (or python3 when none)
+  local v=$1; shift
+  if [ "$v" = system ]; then python3 "$@"; else PYENV_VERSION=$v python3 "$@"; fi
+}
+[ -n "$versions" ] || versions=system
+
+failed=0
+for v in $versions; do
+  echo "=== goloop on Python $v"
+  py "$v" -m pip install -q --disable-pip-version-check pytest >/dev/null 2>&1
+  if ! py "$v" -m pip install -q --disable-pip-version-check . ; then
+    echo "FAILED: install on $v"; failed=1; continue
+  fi
+  # Run from tests' parent with the installed package (not ./python).
+  if ! py "$v" -m pytest -q -p no:cacheprovider tests; then
+    echo "FAILED: pytest on $v"; failed=1
+  fi
+  if [ "${GOLOOP_CPYTHON_SUITE:-1}" != 0 ] && [ -d tests/cpython/baselines ]; then
+    if ! py "$v" -m tests.cpython --loop goloop --check-baseline; then
+      echo "FAILED: CPython asyncio suite ratchet on $v"; failed=1
+    fi
+  fi
+done
+exit $failed
