@@ -23,6 +23,10 @@ py() {  # py VERSION args...: run that interpreter (or python3 when none)
 [ -n "$versions" ] || versions=system
 
 failed=0
+total_passed=0
+total_failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for v in $versions; do
   echo "=== goloop on Python $v"
   py "$v" -m pip install -q --disable-pip-version-check pytest >/dev/null 2>&1
@@ -30,13 +34,21 @@ for v in $versions; do
     echo "FAILED: install on $v"; failed=1; continue
   fi
   # Run from tests' parent with the installed package (not ./python).
-  if ! py "$v" -m pytest -q -p no:cacheprovider tests; then
+  py "$v" -m pytest -q -p no:cacheprovider tests 2>&1 | tee "$log"
+  if [ "${PIPESTATUS[0]}" != 0 ]; then
     echo "FAILED: pytest on $v"; failed=1
   fi
+  summary=$(grep -E '^[=]* ?[0-9]+ (passed|failed)' "$log" | tail -1)
+  p=$(echo "$summary" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
+  f=$(echo "$summary" | grep -oE '[0-9]+ (failed|errors?)' | awk '{s += $1} END {print s + 0}')
+  total_passed=$((total_passed + ${p:-0}))
+  total_failed=$((total_failed + ${f:-0}))
   if [ "${GOLOOP_CPYTHON_SUITE:-1}" != 0 ] && [ -d tests/cpython/baselines ]; then
     if ! py "$v" -m tests.cpython --loop goloop --check-baseline; then
       echo "FAILED: CPython asyncio suite ratchet on $v"; failed=1
     fi
   fi
 done
+echo "pytest on: $versions"
+echo "total: $total_passed passed, $total_failed failed"
 exit $failed
