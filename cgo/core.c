@@ -464,7 +464,47 @@ core_ready_append(GoloopCore *core, PyObject *h)
     Py_RETURN_NONE;
 }
 
+/* _getaddrinfo(fut, host: bytes|None, port: bytes|None, family, type,
+ * proto, flags): resolve on a goroutine, settle fut on the loop thread. */
+static PyObject *
+core_getaddrinfo(GoloopCore *core, PyObject *args)
+{
+    PyObject *fut;
+    const char *host, *port;
+    int family, type, proto, flags;
+    CHECK_FORK(NULL);
+    if (!PyArg_ParseTuple(args, "Oz#z#iiii:_getaddrinfo", &fut, &host, &(Py_ssize_t){0},
+                          &port, &(Py_ssize_t){0}, &family, &type, &proto, &flags))
+        return NULL;
+    if (core->closed || core->engine == 0)
+        return closed_error();
+    if (goloop_getaddrinfo(core, fut, (char *)host, (char *)port, family, type, proto, flags) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* _getnameinfo(fut, host: str, port: str, flowinfo, scope_id, v6, flags) */
+static PyObject *
+core_getnameinfo(GoloopCore *core, PyObject *args)
+{
+    PyObject *fut;
+    const char *host, *port;
+    unsigned int flowinfo, scope_id;
+    int v6, flags;
+    CHECK_FORK(NULL);
+    if (!PyArg_ParseTuple(args, "OssIIpi:_getnameinfo", &fut, &host, &port,
+                          &flowinfo, &scope_id, &v6, &flags))
+        return NULL;
+    if (core->closed || core->engine == 0)
+        return closed_error();
+    if (goloop_getnameinfo(core, fut, (char *)host, (char *)port, flowinfo, scope_id, v6, flags) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef core_methods[] = {
+    {"_getaddrinfo", (PyCFunction)core_getaddrinfo, METH_VARARGS, NULL},
+    {"_getnameinfo", (PyCFunction)core_getnameinfo, METH_VARARGS, NULL},
     {"get_debug", (PyCFunction)core_get_debug, METH_NOARGS, "True in debug mode."},
     {"_ready_append", (PyCFunction)core_ready_append, METH_O, NULL},
     {"call_soon", (PyCFunction)(void (*)(void))core_call_soon,

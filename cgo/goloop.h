@@ -77,6 +77,19 @@ int goloop_handle_cancelled(GoloopHandle *h);
 enum { GOLOOP_ERR_RUNTIME = 0, GOLOOP_ERR_OS = 1, GOLOOP_ERR_VALUE = 2,
        GOLOOP_ERR_TYPE = 3 };
 
+/* ---- name resolution (resolve.c) ------------------------------------- */
+
+struct addrinfo;
+int goloop_gai(const char *host, const char *port, int family, int type,
+               int proto, int flags, struct addrinfo **res, int *err_no);
+PyObject *goloop_gai_finish(struct addrinfo *res, int code, int err_no);
+void goloop_gai_free(struct addrinfo *res);
+int goloop_gni(const char *host, const char *port, unsigned flowinfo,
+               unsigned scope_id, int v6, int flags, char *hbuf, int hlen,
+               char *sbuf, int slen, int *err_no);
+PyObject *goloop_gni_finish(int code, int err_no, const char *hbuf, const char *sbuf);
+int goloop_settle_future(PyObject *fut, PyObject *result);
+
 /* ---- module-wide state ---------------------------------------------- */
 
 /* Set in a child process forked after the Go runtime started. */
@@ -98,5 +111,11 @@ extern PyObject *goloop_watch(GoloopCore *core, int fd, int write,
                               GoloopHandle *h);
 extern PyObject *goloop_unwatch(GoloopCore *core, int fd, int write);
 extern int goloop_timer_count(GoloopCore *core);
+extern int goloop_getaddrinfo(GoloopCore *core, PyObject *fut, char *host,
+                              char *port, int family, int type, int proto,
+                              int flags);
+extern int goloop_getnameinfo(GoloopCore *core, PyObject *fut, char *host,
+                              char *port, unsigned flowinfo, unsigned scope_id,
+                              int v6, int flags);
 
 #endif

@@ -28,6 +28,8 @@ type Engine struct {
 	watchers map[int]*watcher
 	events   []unix.EpollEvent
 	buf      []byte
+	jobs     map[*job]struct{} // started, not yet settled (loop thread)
+	jobq     jobQueue
 }
 
 // watcher is what add_reader/add_writer registered on one fd.
@@ -45,7 +47,7 @@ var (
 // New creates the engine of a new loop and records its id in core.
 func New(core cgo.Core) (*Engine, error) {
 	e := &Engine{core: core, epfd: -1, wakeFD: -1, sigR: -1, sigW: -1,
-		watchers: map[int]*watcher{}, events: make([]unix.EpollEvent, 256),
+		watchers: map[int]*watcher{}, jobs: map[*job]struct{}{}, events: make([]unix.EpollEvent, 256),
 		buf: make([]byte, 512)}
 	var err error
 	if e.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
@@ -106,6 +108,7 @@ func (e *Engine) Close() {
 	registryMu.Unlock()
 	e.core.SetID(0)
 	e.core.SetFDs(-1, -1)
+	e.closeJobs()
 	timers := e.timers
 	e.timers = nil
 	for _, t := range timers {

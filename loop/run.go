@@ -40,7 +40,7 @@ func (e *Engine) runOnce() error {
 	e.purgeCancelledTimers()
 
 	timeout := -1
-	if e.core.ReadyLen() > 0 || e.core.Stopping() {
+	if e.core.ReadyLen() > 0 || e.core.Stopping() || e.jobq.hasDone.Load() {
 		timeout = 0
 	} else if len(e.timers) > 0 {
 		dt := e.timers[0].when - now()
@@ -67,6 +67,9 @@ func (e *Engine) runOnce() error {
 		}
 	}
 	if err := e.processEvents(n); err != nil {
+		return err
+	}
+	if err := e.runCompletions(); err != nil {
 		return err
 	}
 	e.queueDueTimers()

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 _IO = (
-    "getaddrinfo", "getnameinfo",
     "create_connection", "create_server", "sendfile", "start_tls",
     "create_unix_connection", "create_unix_server", "connect_accepted_socket",
     "create_datagram_endpoint", "connect_read_pipe", "connect_write_pipe",

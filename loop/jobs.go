@@ -1,0 +1,105 @@
+package loop
+
+import (
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"goloop/cgo"
+)
+
+// A job is blocking work (a DNS lookup) done on a goroutine, whose result
+// settles a Python future on the loop thread. The goroutine never touches
+// Python: it fills the job's result, then hands the job back through
+// Engine.finish, which wakes the loop via the eventfd.
+type job struct {
+	fut      unsafe.Pointer // the future (one reference, loop thread only)
+	complete func() bool    // loop thread, GIL: settle fut; false: error set
+	discard  func()         // any thread, no GIL: free what the work produced
+}
+
+// jobQueue is the part of the engine goroutines may touch.
+type jobQueue struct {
+	mu      sync.Mutex
+	dead    bool   // the loop closed: results are discarded
+	done    []*job // finished, waiting for the loop thread
+	hasDone atomic.Bool
+}
+
+// start runs work on a goroutine; fut is kept alive until the job settles
+// it or the loop closes.
+func (e *Engine) start(fut unsafe.Pointer, j *job, work func()) {
+	cgo.IncRefObj(fut)
+	j.fut = fut
+	e.jobs[j] = struct{}{}
+	go func() {
+		work()
+		e.finish(j)
+	}()
+}
+
+// finish is called by the job's goroutine.
+func (e *Engine) finish(j *job) {
+	q := &e.jobq
+	q.mu.Lock()
+	if q.dead {
+		q.mu.Unlock()
+		j.discard()
+		return
+	}
+	q.done = append(q.done, j)
+	q.hasDone.Store(true)
+	// Under the lock: Close closes the eventfd only after setting dead.
+	rawWrite(e.wakeFD, one[:])
+	q.mu.Unlock()
+}
+
+var one = [8]byte{1}
+
+// runCompletions settles the futures of finished jobs (loop thread).
+func (e *Engine) runCompletions() error {
+	if !e.jobq.hasDone.Load() {
+		return nil
+	}
+	q := &e.jobq
+	q.mu.Lock()
+	done := q.done
+	q.done = nil
+	q.hasDone.Store(false)
+	q.mu.Unlock()
+	var err error
+	for i, j := range done {
+		delete(e.jobs, j)
+		ok := j.complete()
+		cgo.DecRefObj(j.fut)
+		if !ok {
+			// Keep the rest for the next iteration; surface this error.
+			q.mu.Lock()
+			q.done = append(done[i+1:], q.done...)
+			q.hasDone.Store(len(q.done) > 0)
+			q.mu.Unlock()
+			err = ErrPython
+			break
+		}
+	}
+	return err
+}
+
+// closeJobs abandons every job: in-flight ones free their own results
+// when they finish; finished ones are freed here. GIL held.
+func (e *Engine) closeJobs() {
+	q := &e.jobq
+	q.mu.Lock()
+	q.dead = true
+	done := q.done
+	q.done = nil
+	q.hasDone.Store(false)
+	q.mu.Unlock()
+	for _, j := range done {
+		j.discard()
+	}
+	for j := range e.jobs {
+		cgo.DecRefObj(j.fut)
+	}
+	e.jobs = nil
+}

@@ -1,0 +1,69 @@
+"""loop.getaddrinfo / loop.getnameinfo: the arguments are checked and
+converted here exactly as the socket module does; the lookup itself runs
+in Go (a goroutine calling libc, no Python thread pool) and settles a
+future on the loop thread."""
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+
+def _host_arg(host: Any) -> bytes | None:
+    if host is None:
+        return None
+    if isinstance(host, str):
+        return host.encode("idna")
+    if isinstance(host, (bytes, bytearray)):
+        return bytes(host)
+    raise TypeError("getaddrinfo() argument 1 must be string or None")
+
+
+def _port_arg(port: Any) -> bytes | None:
+    if port is None:
+        return None
+    if isinstance(port, int):
+        return str(int(port)).encode()
+    if isinstance(port, str):
+        return port.encode("utf-8")
+    if isinstance(port, (bytes, bytearray)):
+        return bytes(port)
+    raise OSError("Int or String expected")
+
+
+def _enum(value: int, enum_type: Any) -> Any:
+    try:
+        return enum_type(value)
+    except ValueError:
+        return value
+
+
+class Resolver:
+    """Mixin of goloop.Loop: name resolution."""
+
+    async def getaddrinfo(self, host: Any, port: Any, *, family: int = 0,
+                          type: int = 0, proto: int = 0, flags: int = 0) -> list[tuple[Any, ...]]:
+        self._check_closed()  # type: ignore[attr-defined]
+        fut = self.create_future()  # type: ignore[attr-defined]
+        self._getaddrinfo(fut, _host_arg(host), _port_arg(port),  # type: ignore[attr-defined]
+                          family, type, proto, flags)
+        raw = await fut
+        return [(_enum(f, socket.AddressFamily), _enum(t, socket.SocketKind), p, c, a)
+                for f, t, p, c, a in raw]
+
+    async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> tuple[str, str]:
+        self._check_closed()  # type: ignore[attr-defined]
+        if not isinstance(sockaddr, tuple):
+            raise TypeError("getnameinfo() argument 1 must be a tuple")
+        if not 2 <= len(sockaddr) <= 4:
+            raise TypeError("getnameinfo(): illegal sockaddr argument")
+        host, port, *rest = sockaddr
+        if not isinstance(host, str) or not isinstance(port, int):
+            raise TypeError("getnameinfo(): illegal sockaddr argument")
+        flowinfo = int(rest[0]) if rest else 0
+        scope_id = int(rest[1]) if len(rest) > 1 else 0
+        if not 0 <= flowinfo <= 0xFFFFF:
+            raise OverflowError("getnameinfo(): flowinfo must be 0-1048575.")
+        fut = self.create_future()  # type: ignore[attr-defined]
+        self._getnameinfo(fut, host, str(port), flowinfo, scope_id,  # type: ignore[attr-defined]
+                          len(sockaddr) > 2, int(flags))
+        return await fut
