@@ -6,6 +6,10 @@ package cgo
 
 /*
 #cgo CFLAGS: -Werror=implicit-function-declaration -Wall -Wno-unused-function
+// setup.py puts the target interpreter's include dir in CGO_CFLAGS, which
+// cgo places first; this fallback only lets plain `go vet ./...` and
+// `go build` find some Python.h (Debian's python3-dev) during development.
+#cgo CFLAGS: -I/usr/include/python3.11
 #include <stdlib.h>
 #include "goloop.h"
 */
