@@ -26,6 +26,7 @@ from typing import Any, Awaitable, Callable, Optional
 from . import _goloop
 from ._format import callback_source, handle_repr
 from ._resolve import Resolver
+from ._sockets import SocketOps
 from ._unimplemented import UnimplementedIO
 
 logger = logging.getLogger("asyncio")
@@ -68,7 +69,7 @@ def _file_descriptor(fileobj: Any) -> int:
     return fd
 
 
-class Loop(_goloop.LoopCore, Resolver, UnimplementedIO, asyncio.AbstractEventLoop):
+class Loop(_goloop.LoopCore, Resolver, SocketOps, UnimplementedIO, asyncio.AbstractEventLoop):
     """An asyncio event loop running on goloop's Go engine."""
 
     def __init__(self) -> None:

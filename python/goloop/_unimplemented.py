@@ -10,8 +10,6 @@ _IO = (
     "create_connection", "create_server", "sendfile", "start_tls",
     "create_unix_connection", "create_unix_server", "connect_accepted_socket",
     "create_datagram_endpoint", "connect_read_pipe", "connect_write_pipe",
-    "sock_recv", "sock_recv_into", "sock_recvfrom", "sock_recvfrom_into",
-    "sock_sendall", "sock_sendto", "sock_connect", "sock_accept", "sock_sendfile",
 )
 _SUBPROCESS = ("subprocess_exec", "subprocess_shell")
 
