@@ -55,7 +55,7 @@ func (c Core) RunReady() bool { return C.goloop_run_ready(c.p) == 0 }
 
 // PushReady appends h to the ready queue, handing over one reference.
 func (c Core) PushReady(h Handle) bool {
-	return C.goloop_ready_push(c.p, (*C.PyObject)(unsafe.Pointer(h.p))) == 0
+	return C.goloop_ready_push(c.p, h.p) == 0
 }
 
 // Wait runs epoll_wait on the loop thread, releasing the GIL when
@@ -79,11 +79,16 @@ func (c Core) DispatchSignals(buf []byte) bool {
 // CheckSignals runs pending Python signal handlers; false: exception set.
 func CheckSignals() bool { return C.goloop_check_signals() == 0 }
 
-// Handle is a C Handle/TimerHandle object.
-type Handle struct{ p *C.GoloopHandle }
+// Handle is a goloop Handle/TimerHandle object.
+type Handle struct{ p *C.PyObject }
 
-// HandleFrom wraps a GoloopHandle pointer received from C.
-func HandleFrom(p unsafe.Pointer) Handle { return Handle{(*C.GoloopHandle)(p)} }
+// HandleFrom wraps a handle object pointer received from C.
+func HandleFrom(p unsafe.Pointer) Handle { return Handle{(*C.PyObject)(p)} }
+
+// data is the handle's C state (HDATA): read and written without a cgo call.
+func (h Handle) data() *C.GoloopHandleData {
+	return (*C.GoloopHandleData)(unsafe.Add(unsafe.Pointer(h.p), C.goloop_handle_offset))
+}
 
 // Ptr is the object pointer, for returning it to C.
 func (h Handle) Ptr() unsafe.Pointer { return unsafe.Pointer(h.p) }
@@ -92,25 +97,25 @@ func (h Handle) Ptr() unsafe.Pointer { return unsafe.Pointer(h.p) }
 func (h Handle) Nil() bool { return h.p == nil }
 
 // Cancelled reads the handle's cancelled flag.
-func (h Handle) Cancelled() bool { return h.p.cancelled != 0 }
+func (h Handle) Cancelled() bool { return h.data().cancelled != 0 }
 
 // When is a TimerHandle's scheduled time.
-func (h Handle) When() float64 { return float64(h.p.when) }
+func (h Handle) When() float64 { return float64(h.data().when) }
 
 // SetScheduled sets the TimerHandle's "in the heap" flag.
 func (h Handle) SetScheduled(v bool) {
 	if v {
-		h.p.scheduled = 1
+		h.data().scheduled = 1
 	} else {
-		h.p.scheduled = 0
+		h.data().scheduled = 0
 	}
 }
 
 // IncRef takes a new reference.
-func (h Handle) IncRef() { C.goloop_incref((*C.PyObject)(unsafe.Pointer(h.p))) }
+func (h Handle) IncRef() { C.goloop_incref(h.p) }
 
 // DecRef drops a reference.
-func (h Handle) DecRef() { C.goloop_decref((*C.PyObject)(unsafe.Pointer(h.p))) }
+func (h Handle) DecRef() { C.goloop_decref(h.p) }
 
 // Error kinds for SetError.
 const (

@@ -74,5 +74,5 @@ goloop_check_signals(void)
 int
 goloop_handle_cancelled(GoloopHandle *h)
 {
-    return h->cancelled;
+    return HDATA(h)->cancelled;
 }

@@ -107,7 +107,7 @@ goloop_run_ready(GoloopCore *core)
     for (Py_ssize_t i = 0; i < ntodo && core->len > 0; i++) {
         GoloopHandle *h = (GoloopHandle *)ready_pop(core);
         int r = 0;
-        if (!h->cancelled)
+        if (!HDATA(h)->cancelled)
             r = core->debug ? run_debug(core, h) : goloop_handle_run(h);
         Py_DECREF(h);
         if (r < 0)
@@ -197,7 +197,7 @@ schedule_soon(GoloopCore *core, const char *name, PyObject *const *args,
         Py_DECREF(cargs);
         return NULL;
     }
-    GoloopHandle *h = goloop_handle_new(&GoloopHandle_Type, callback, cargs,
+    GoloopHandle *h = goloop_handle_new(GoloopHandle_Type, callback, cargs,
                                         (PyObject *)core, context);
     Py_DECREF(cargs);
     if (h == NULL)
@@ -258,21 +258,21 @@ schedule_at(GoloopCore *core, const char *name, double when, PyObject *const *ar
         Py_DECREF(cargs);
         return NULL;
     }
-    GoloopHandle *h = goloop_handle_new(&GoloopTimerHandle_Type, callback, cargs,
+    GoloopHandle *h = goloop_handle_new(GoloopTimerHandle_Type, callback, cargs,
                                         (PyObject *)core, context);
     Py_DECREF(cargs);
     if (h == NULL)
         return NULL;
-    h->when = when;
+    HDATA(h)->when = when;
     if (core->debug && debug_attach(core, h) < 0) {
         Py_DECREF(h);
         return NULL;
     }
     /* The heap holds its own reference. */
     Py_INCREF(h);
-    h->scheduled = 1;
+    HDATA(h)->scheduled = 1;
     if (goloop_timer_add(core, h) < 0) {
-        h->scheduled = 0;
+        HDATA(h)->scheduled = 0;
         Py_DECREF(h);
         Py_DECREF(h);
         return NULL;
@@ -371,7 +371,7 @@ core_make_handle(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
     PyObject *tuple = PySequence_Tuple(args[1]);
     if (tuple == NULL)
         return NULL;
-    GoloopHandle *h = goloop_handle_new(&GoloopHandle_Type, args[0], tuple,
+    GoloopHandle *h = goloop_handle_new(GoloopHandle_Type, args[0], tuple,
                                         (PyObject *)core, args[2]);
     Py_DECREF(tuple);
     return (PyObject *)h;
@@ -404,7 +404,7 @@ core_watch(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
     int fd;
     if (parse_watch(core, args, nargs, 3, &fd) < 0)
         return NULL;
-    if (!PyObject_TypeCheck(args[2], &GoloopHandle_Type)) {
+    if (!PyObject_TypeCheck(args[2], GoloopHandle_Type)) {
         PyErr_SetString(PyExc_TypeError, "_watch expects a goloop Handle");
         return NULL;
     }
@@ -452,7 +452,7 @@ core_get_debug(GoloopCore *core, PyObject *unused)
 static PyObject *
 core_ready_append(GoloopCore *core, PyObject *h)
 {
-    if (!PyObject_TypeCheck(h, &GoloopHandle_Type)) {
+    if (!PyObject_TypeCheck(h, GoloopHandle_Type)) {
         PyErr_SetString(PyExc_TypeError, "_ready_append expects a goloop Handle");
         return NULL;
     }

@@ -11,22 +11,32 @@
 
 /* ---- Handle / TimerHandle ------------------------------------------- */
 
+/* goloop's Handle and TimerHandle are real subclasses of asyncio.Handle and
+ * asyncio.TimerHandle (heap types made at import), so isinstance checks
+ * hold. Their own state lives after the base instance layout, at
+ * goloop_handle_offset (the same for both types): use HDATA(obj). */
 typedef struct {
-    PyObject_HEAD
     PyObject *callback;         /* NULL once cancelled */
     PyObject *args;             /* tuple; NULL once cancelled */
     PyObject *context;          /* contextvars.Context */
     PyObject *loop;             /* strong reference */
     PyObject *source_traceback; /* debug mode only, else NULL */
     PyObject *repr;             /* repr cached at cancel time (debug) */
-    PyObject *weakreflist;
     double when;                /* TimerHandle only */
     char cancelled;
     char scheduled;             /* TimerHandle: still in the timer heap */
-} GoloopHandle;
+} GoloopHandleData;
 
-extern PyTypeObject GoloopHandle_Type;
-extern PyTypeObject GoloopTimerHandle_Type;
+typedef PyObject GoloopHandle;
+
+extern Py_ssize_t goloop_handle_offset;
+#define HDATA(o) ((GoloopHandleData *)((char *)(o) + goloop_handle_offset))
+
+extern PyTypeObject *GoloopHandle_Type;
+extern PyTypeObject *GoloopTimerHandle_Type;
+
+/* Creates both types as subclasses of asyncio's; 0 or -1. */
+int goloop_handle_types_init(PyObject *module);
 
 GoloopHandle *goloop_handle_new(PyTypeObject *type, PyObject *callback,
                                 PyObject *args, PyObject *loop,

@@ -1,17 +1,34 @@
 /* Handle and TimerHandle: the callback objects the loop schedules.
- * Same public surface as asyncio.Handle / asyncio.TimerHandle (cancel,
- * cancelled, when, get_context, _run, repr), implemented in C so that
- * call_soon and the ready queue never run Python code of their own. */
+ * Subclasses of asyncio.Handle / asyncio.TimerHandle with the same public
+ * surface (cancel, cancelled, when, get_context, _run, repr), implemented
+ * in C so that call_soon and the ready queue never run Python code of
+ * their own. The asyncio base's __slots__ storage is left unused. */
 #include "goloop.h"
 #include <structmember.h>
+
+PyTypeObject *GoloopHandle_Type;
+PyTypeObject *GoloopTimerHandle_Type;
+Py_ssize_t goloop_handle_offset;
 
 GoloopHandle *
 goloop_handle_new(PyTypeObject *type, PyObject *callback, PyObject *args,
                   PyObject *loop, PyObject *context)
 {
-    GoloopHandle *h = PyObject_GC_New(GoloopHandle, type);
-    if (h == NULL)
+    /* tp_alloc zeroes the object and tracks it in the GC. */
+    PyObject *o = type->tp_alloc(type, 0);
+    if (o == NULL)
         return NULL;
+    GoloopHandleData *h = HDATA(o);
+    if (context == NULL || context == Py_None) {
+        h->context = PyContext_CopyCurrent();
+        if (h->context == NULL) {
+            Py_DECREF(o);
+            return NULL;
+        }
+    } else {
+        Py_INCREF(context);
+        h->context = context;
+    }
     Py_INCREF(callback);
     h->callback = callback;
     if (args == NULL)
@@ -20,32 +37,13 @@ goloop_handle_new(PyTypeObject *type, PyObject *callback, PyObject *args,
     h->args = args;
     Py_XINCREF(loop);
     h->loop = loop;
-    if (context == NULL || context == Py_None) {
-        h->context = PyContext_CopyCurrent();
-        if (h->context == NULL) {
-            h->source_traceback = h->repr = h->weakreflist = NULL;
-            h->cancelled = h->scheduled = 0;
-            h->when = 0;
-            Py_DECREF(h);
-            return NULL;
-        }
-    } else {
-        Py_INCREF(context);
-        h->context = context;
-    }
-    h->source_traceback = NULL;
-    h->repr = NULL;
-    h->weakreflist = NULL;
-    h->when = 0;
-    h->cancelled = 0;
-    h->scheduled = 0;
-    PyObject_GC_Track(h);
-    return h;
+    return o;
 }
 
 static int
-handle_clear(GoloopHandle *h)
+handle_clear(PyObject *o)
 {
+    GoloopHandleData *h = HDATA(o);
     Py_CLEAR(h->callback);
     Py_CLEAR(h->args);
     Py_CLEAR(h->context);
@@ -56,8 +54,10 @@ handle_clear(GoloopHandle *h)
 }
 
 static int
-handle_traverse(GoloopHandle *h, visitproc visit, void *arg)
+handle_traverse(PyObject *o, visitproc visit, void *arg)
 {
+    GoloopHandleData *h = HDATA(o);
+    Py_VISIT(Py_TYPE(o));
     Py_VISIT(h->callback);
     Py_VISIT(h->args);
     Py_VISIT(h->context);
@@ -68,13 +68,22 @@ handle_traverse(GoloopHandle *h, visitproc visit, void *arg)
 }
 
 static void
-handle_dealloc(GoloopHandle *h)
+handle_dealloc(PyObject *o)
 {
-    PyObject_GC_UnTrack(h);
-    if (h->weakreflist != NULL)
-        PyObject_ClearWeakRefs((PyObject *)h);
-    handle_clear(h);
-    Py_TYPE(h)->tp_free((PyObject *)h);
+    PyTypeObject *tp = Py_TYPE(o);
+    PyObject_GC_UnTrack(o);
+    if (tp->tp_weaklistoffset && *(PyObject **)((char *)o + tp->tp_weaklistoffset) != NULL)
+        PyObject_ClearWeakRefs(o);
+    handle_clear(o);
+    tp->tp_free(o);
+    Py_DECREF(tp);
+}
+
+/* The asyncio base's __init__ must not run: tp_new did the work. */
+static int
+handle_init(PyObject *o, PyObject *a, PyObject *kw)
+{
+    return 0;
 }
 
 /* Python-visible constructor, same signature as asyncio.Handle:
@@ -114,12 +123,12 @@ timer_tp_new(PyTypeObject *type, PyObject *a, PyObject *kw)
     GoloopHandle *h = goloop_handle_new(type, callback, tuple, loop, context);
     Py_DECREF(tuple);
     if (h != NULL)
-        h->when = when;
+        HDATA(h)->when = when;
     return (PyObject *)h;
 }
 
 static int
-loop_in_debug(GoloopHandle *h)
+loop_in_debug(GoloopHandleData *h)
 {
     if (h->loop != NULL && PyObject_TypeCheck(h->loop, &GoloopCore_Type))
         return ((GoloopCore *)h->loop)->debug;
@@ -127,14 +136,15 @@ loop_in_debug(GoloopHandle *h)
 }
 
 static void
-handle_do_cancel(GoloopHandle *h)
+handle_do_cancel(PyObject *o)
 {
+    GoloopHandleData *h = HDATA(o);
     if (h->cancelled)
         return;
     h->cancelled = 1;
     if (loop_in_debug(h) && h->repr == NULL && goloop_helper_handle_repr != NULL) {
         /* Keep the description: after cancel the callback is dropped. */
-        PyObject *r = PyObject_CallOneArg(goloop_helper_handle_repr, (PyObject *)h);
+        PyObject *r = PyObject_CallOneArg(goloop_helper_handle_repr, o);
         if (r == NULL)
             PyErr_Clear();
         h->repr = r;
@@ -144,38 +154,41 @@ handle_do_cancel(GoloopHandle *h)
 }
 
 static PyObject *
-handle_cancel(GoloopHandle *h, PyObject *unused)
+handle_cancel(PyObject *o, PyObject *unused)
 {
-    handle_do_cancel(h);
+    handle_do_cancel(o);
     Py_RETURN_NONE;
 }
 
 static PyObject *
-timer_cancel(GoloopHandle *h, PyObject *unused)
+timer_cancel(PyObject *o, PyObject *unused)
 {
+    GoloopHandleData *h = HDATA(o);
     if (!h->cancelled && h->scheduled && h->loop != NULL) {
         if (PyObject_TypeCheck(h->loop, &GoloopCore_Type)) {
             ((GoloopCore *)h->loop)->timers_cancelled++;
         } else {
-            PyObject *r = PyObject_CallMethod(h->loop, "_timer_handle_cancelled", "O", h);
+            PyObject *r = PyObject_CallMethod(h->loop, "_timer_handle_cancelled", "O", o);
             if (r == NULL)
                 return NULL;
             Py_DECREF(r);
         }
     }
-    handle_do_cancel(h);
+    handle_do_cancel(o);
     Py_RETURN_NONE;
 }
 
 static PyObject *
-handle_cancelled(GoloopHandle *h, PyObject *unused)
+handle_cancelled(PyObject *o, PyObject *unused)
 {
+    GoloopHandleData *h = HDATA(o);
     return PyBool_FromLong(h->cancelled);
 }
 
 static PyObject *
-handle_get_context(GoloopHandle *h, PyObject *unused)
+handle_get_context(PyObject *o, PyObject *unused)
 {
+    GoloopHandleData *h = HDATA(o);
     if (h->context == NULL)
         Py_RETURN_NONE;
     Py_INCREF(h->context);
@@ -183,7 +196,7 @@ handle_get_context(GoloopHandle *h, PyObject *unused)
 }
 
 static PyObject *
-handle_py_run(GoloopHandle *h, PyObject *unused)
+handle_py_run(PyObject *h, PyObject *unused)
 {
     if (goloop_handle_run(h) < 0)
         return NULL;
@@ -191,13 +204,14 @@ handle_py_run(GoloopHandle *h, PyObject *unused)
 }
 
 static PyObject *
-timer_when(GoloopHandle *h, PyObject *unused)
+timer_when(PyObject *o, PyObject *unused)
 {
+    GoloopHandleData *h = HDATA(o);
     return PyFloat_FromDouble(h->when);
 }
 
 static PyObject *
-handle_repr(GoloopHandle *h)
+handle_repr(PyObject *h)
 {
     if (goloop_helper_handle_repr == NULL)
         return PyUnicode_FromFormat("<%s object at %p>", Py_TYPE(h)->tp_name, h);
@@ -205,9 +219,9 @@ handle_repr(GoloopHandle *h)
 }
 
 static Py_hash_t
-timer_hash(GoloopHandle *h)
+timer_hash(PyObject *o)
 {
-    PyObject *f = PyFloat_FromDouble(h->when);
+    PyObject *f = PyFloat_FromDouble(HDATA(o)->when);
     if (f == NULL)
         return -1;
     Py_hash_t r = PyObject_Hash(f);
@@ -216,13 +230,13 @@ timer_hash(GoloopHandle *h)
 }
 
 static PyObject *
-timer_richcompare(GoloopHandle *a, PyObject *other, int op)
+timer_richcompare(PyObject *ao, PyObject *other, int op)
 {
-    if (!PyObject_TypeCheck(other, &GoloopTimerHandle_Type))
+    if (!PyObject_TypeCheck(other, GoloopTimerHandle_Type))
         Py_RETURN_NOTIMPLEMENTED;
-    GoloopHandle *b = (GoloopHandle *)other;
+    GoloopHandleData *a = HDATA(ao), *b = HDATA(other);
     if (op == Py_EQ || op == Py_NE) {
-        int eq = (PyObject *)a == other ||
+        int eq = ao == other ||
                  (a->when == b->when && a->cancelled == b->cancelled &&
                   a->callback == b->callback && a->args == b->args);
         if (!eq && a->when == b->when && a->cancelled == b->cancelled &&
@@ -240,7 +254,7 @@ timer_richcompare(GoloopHandle *a, PyObject *other, int op)
         return PyBool_FromLong(op == Py_EQ ? eq : !eq);
     }
     if (op == Py_LE || op == Py_GE) {
-        PyObject *eqr = timer_richcompare(a, other, Py_EQ);
+        PyObject *eqr = timer_richcompare(ao, other, Py_EQ);
         if (eqr == NULL)
             return NULL;
         int eq = eqr == Py_True;
@@ -252,36 +266,41 @@ timer_richcompare(GoloopHandle *a, PyObject *other, int op)
 }
 
 static PyObject *
-get_callback(GoloopHandle *h, void *c)
+get_callback(PyObject *o, void *c)
 {
-    PyObject *o = h->callback ? h->callback : Py_None;
-    Py_INCREF(o);
-    return o;
+    GoloopHandleData *h = HDATA(o);
+    PyObject *v = h->callback ? h->callback : Py_None;
+    Py_INCREF(v);
+    return v;
 }
 
 static PyObject *
-get_args(GoloopHandle *h, void *c)
+get_args(PyObject *o, void *c)
 {
-    PyObject *o = h->args ? h->args : Py_None;
-    Py_INCREF(o);
-    return o;
+    GoloopHandleData *h = HDATA(o);
+    PyObject *v = h->args ? h->args : Py_None;
+    Py_INCREF(v);
+    return v;
 }
 
 static PyObject *
-get_cancelled(GoloopHandle *h, void *c)
+get_cancelled(PyObject *o, void *c)
 {
+    GoloopHandleData *h = HDATA(o);
     return PyBool_FromLong(h->cancelled);
 }
 
 static PyObject *
-get_scheduled(GoloopHandle *h, void *c)
+get_scheduled(PyObject *o, void *c)
 {
+    GoloopHandleData *h = HDATA(o);
     return PyBool_FromLong(h->scheduled);
 }
 
 static PyObject *
-get_when(GoloopHandle *h, void *c)
+get_when(PyObject *o, void *c)
 {
+    GoloopHandleData *h = HDATA(o);
     return PyFloat_FromDouble(h->when);
 }
 
@@ -294,14 +313,15 @@ get_obj(PyObject *o)
     return o;
 }
 
-static PyObject *get_loop(GoloopHandle *h, void *c) { return get_obj(h->loop); }
-static PyObject *get_context(GoloopHandle *h, void *c) { return get_obj(h->context); }
-static PyObject *get_repr(GoloopHandle *h, void *c) { return get_obj(h->repr); }
-static PyObject *get_tb(GoloopHandle *h, void *c) { return get_obj(h->source_traceback); }
+static PyObject *get_loop(PyObject *o, void *c) { return get_obj(HDATA(o)->loop); }
+static PyObject *get_context(PyObject *o, void *c) { return get_obj(HDATA(o)->context); }
+static PyObject *get_repr(PyObject *o, void *c) { return get_obj(HDATA(o)->repr); }
+static PyObject *get_tb(PyObject *o, void *c) { return get_obj(HDATA(o)->source_traceback); }
 
 static int
-set_tb(GoloopHandle *h, PyObject *v, void *c)
+set_tb(PyObject *o, PyObject *v, void *c)
 {
+    GoloopHandleData *h = HDATA(o);
     if (v == Py_None)
         v = NULL;
     Py_XINCREF(v);
@@ -320,7 +340,16 @@ static PyGetSetDef handle_getset[] = {
     {NULL}
 };
 
+/* TimerHandle's base is asyncio.TimerHandle, not goloop.Handle: it lists
+ * every accessor and method itself. */
 static PyGetSetDef timer_getset[] = {
+    {"_callback", (getter)get_callback, NULL, NULL, NULL},
+    {"_args", (getter)get_args, NULL, NULL, NULL},
+    {"_cancelled", (getter)get_cancelled, NULL, NULL, NULL},
+    {"_loop", (getter)get_loop, NULL, NULL, NULL},
+    {"_context", (getter)get_context, NULL, NULL, NULL},
+    {"_repr", (getter)get_repr, NULL, NULL, NULL},
+    {"_source_traceback", (getter)get_tb, (setter)set_tb, NULL, NULL},
     {"_when", (getter)get_when, NULL, NULL, NULL},
     {"_scheduled", (getter)get_scheduled, NULL, NULL, NULL},
     {NULL}
@@ -336,52 +365,92 @@ static PyMethodDef handle_methods[] = {
 
 static PyMethodDef timer_methods[] = {
     {"cancel", (PyCFunction)timer_cancel, METH_NOARGS, "Cancel the timer."},
+    {"cancelled", (PyCFunction)handle_cancelled, METH_NOARGS, NULL},
+    {"get_context", (PyCFunction)handle_get_context, METH_NOARGS, NULL},
+    {"_run", (PyCFunction)handle_py_run, METH_NOARGS, NULL},
     {"when", (PyCFunction)timer_when, METH_NOARGS,
      "The absolute time (loop.time() clock) the callback is scheduled for."},
     {NULL}
 };
 
-PyTypeObject GoloopHandle_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "goloop.Handle",
-    .tp_basicsize = sizeof(GoloopHandle),
-    .tp_dealloc = (destructor)handle_dealloc,
-    .tp_repr = (reprfunc)handle_repr,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "A callback scheduled on a goloop loop.",
-    .tp_traverse = (traverseproc)handle_traverse,
-    .tp_clear = (inquiry)handle_clear,
-    .tp_free = PyObject_GC_Del,
-    .tp_weaklistoffset = offsetof(GoloopHandle, weakreflist),
-    .tp_methods = handle_methods,
-    .tp_getset = handle_getset,
-    .tp_new = handle_tp_new,
+static PyType_Slot handle_slots[] = {
+    {Py_tp_dealloc, handle_dealloc},
+    {Py_tp_repr, handle_repr},
+    {Py_tp_doc, "A callback scheduled on a goloop loop."},
+    {Py_tp_traverse, handle_traverse},
+    {Py_tp_clear, handle_clear},
+    {Py_tp_methods, handle_methods},
+    {Py_tp_getset, handle_getset},
+    {Py_tp_init, handle_init},
+    {Py_tp_new, handle_tp_new},
+    {0, NULL},
 };
 
-PyTypeObject GoloopTimerHandle_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "goloop.TimerHandle",
-    .tp_basicsize = sizeof(GoloopHandle),
-    .tp_dealloc = (destructor)handle_dealloc,
-    .tp_repr = (reprfunc)handle_repr,
-    .tp_hash = (hashfunc)timer_hash,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "A timed callback scheduled on a goloop loop.",
-    .tp_traverse = (traverseproc)handle_traverse,
-    .tp_clear = (inquiry)handle_clear,
-    .tp_free = PyObject_GC_Del,
-    .tp_richcompare = (richcmpfunc)timer_richcompare,
-    .tp_weaklistoffset = offsetof(GoloopHandle, weakreflist),
-    .tp_methods = timer_methods,
-    .tp_getset = timer_getset,
-    .tp_base = &GoloopHandle_Type,
-    .tp_new = timer_tp_new,
+static PyType_Slot timer_slots[] = {
+    {Py_tp_dealloc, handle_dealloc},
+    {Py_tp_repr, handle_repr},
+    {Py_tp_hash, timer_hash},
+    {Py_tp_richcompare, timer_richcompare},
+    {Py_tp_doc, "A timed callback scheduled on a goloop loop."},
+    {Py_tp_traverse, handle_traverse},
+    {Py_tp_clear, handle_clear},
+    {Py_tp_methods, timer_methods},
+    {Py_tp_getset, timer_getset},
+    {Py_tp_init, handle_init},
+    {Py_tp_new, timer_tp_new},
+    {0, NULL},
 };
+
+static PyTypeObject *
+make_type(const char *name, PyObject *base, PyType_Slot *slots)
+{
+    PyType_Spec spec = {
+        .name = name,
+        .basicsize = (int)(goloop_handle_offset + sizeof(GoloopHandleData)),
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+        .slots = slots,
+    };
+    return (PyTypeObject *)PyType_FromSpecWithBases(&spec, base);
+}
+
+int
+goloop_handle_types_init(PyObject *module)
+{
+    PyObject *events = PyImport_ImportModule("asyncio.events");
+    if (events == NULL)
+        return -1;
+    PyObject *base = PyObject_GetAttrString(events, "Handle");
+    PyObject *tbase = PyObject_GetAttrString(events, "TimerHandle");
+    Py_DECREF(events);
+    int rc = -1;
+    if (base == NULL || tbase == NULL)
+        goto done;
+    Py_ssize_t a = ((PyTypeObject *)base)->tp_basicsize;
+    Py_ssize_t b = ((PyTypeObject *)tbase)->tp_basicsize;
+    goloop_handle_offset = (a > b ? a : b);
+    goloop_handle_offset = (goloop_handle_offset + 7) & ~(Py_ssize_t)7;
+    GoloopHandle_Type = make_type("goloop.Handle", base, handle_slots);
+    if (GoloopHandle_Type == NULL)
+        goto done;
+    GoloopTimerHandle_Type = make_type("goloop.TimerHandle", tbase, timer_slots);
+    if (GoloopTimerHandle_Type == NULL)
+        goto done;
+    Py_INCREF(GoloopHandle_Type);
+    Py_INCREF(GoloopTimerHandle_Type);
+    if (PyModule_AddObject(module, "Handle", (PyObject *)GoloopHandle_Type) < 0 ||
+        PyModule_AddObject(module, "TimerHandle", (PyObject *)GoloopTimerHandle_Type) < 0)
+        goto done;
+    rc = 0;
+done:
+    Py_XDECREF(base);
+    Py_XDECREF(tbase);
+    return rc;
+}
 
 /* Reports an exception raised by a callback the way asyncio does: through
  * loop.call_exception_handler, via the Python helper _report_callback_error. */
 static int
-report_error(GoloopHandle *h)
+report_error(PyObject *h)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -389,8 +458,9 @@ report_error(GoloopHandle *h)
     if (tb != NULL && value != NULL)
         PyException_SetTraceback(value, tb);
     PyObject *r = NULL;
-    if (h->loop != NULL && value != NULL)
-        r = PyObject_CallMethod(h->loop, "_report_callback_error", "OO", h, value);
+    PyObject *loop = HDATA(h)->loop;
+    if (loop != NULL && value != NULL)
+        r = PyObject_CallMethod(loop, "_report_callback_error", "OO", h, value);
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);
@@ -408,8 +478,9 @@ report_error(GoloopHandle *h)
 }
 
 int
-goloop_handle_run(GoloopHandle *h)
+goloop_handle_run(PyObject *o)
 {
+    GoloopHandleData *h = HDATA(o);
     if (h->cancelled || h->callback == NULL)
         return 0;
     PyObject *callback = h->callback, *args = h->args, *ctx = h->context;
@@ -434,5 +505,5 @@ goloop_handle_run(GoloopHandle *h)
     if (PyErr_ExceptionMatches(PyExc_SystemExit) ||
         PyErr_ExceptionMatches(PyExc_KeyboardInterrupt))
         return -1;
-    return report_error(h);
+    return report_error(o);
 }

@@ -81,19 +81,17 @@ PyInit__goloop(void)
     }
     if (goloop_empty_tuple == NULL && (goloop_empty_tuple = PyTuple_New(0)) == NULL)
         return NULL;
-    if (PyType_Ready(&GoloopHandle_Type) < 0 ||
-        PyType_Ready(&GoloopTimerHandle_Type) < 0 ||
-        PyType_Ready(&GoloopCore_Type) < 0)
+    if (PyType_Ready(&GoloopCore_Type) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
         return NULL;
-    Py_INCREF(&GoloopHandle_Type);
-    Py_INCREF(&GoloopTimerHandle_Type);
+    if (goloop_handle_types_init(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     Py_INCREF(&GoloopCore_Type);
-    if (PyModule_AddObject(m, "Handle", (PyObject *)&GoloopHandle_Type) < 0 ||
-        PyModule_AddObject(m, "TimerHandle", (PyObject *)&GoloopTimerHandle_Type) < 0 ||
-        PyModule_AddObject(m, "LoopCore", (PyObject *)&GoloopCore_Type) < 0) {
+    if (PyModule_AddObject(m, "LoopCore", (PyObject *)&GoloopCore_Type) < 0) {
         Py_DECREF(m);
         return NULL;
     }
