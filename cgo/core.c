@@ -288,7 +288,11 @@ core_call_at(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs,
     if (nargs < 1)
         return parse_call("call_at", 1, args, nargs, kwnames, NULL, NULL, NULL), NULL;
     if (args[0] == Py_None) {
+#if PY_VERSION_HEX >= 0x030B0000
         PyErr_SetString(PyExc_TypeError, "when cannot be None");
+#else
+        PyErr_SetNone(PyExc_AssertionError);  /* 3.10's TimerHandle assert */
+#endif
         return NULL;
     }
     double when = PyFloat_AsDouble(args[0]);
@@ -311,18 +315,21 @@ core_call_later(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs,
     double delay = PyFloat_AsDouble(args[0]);
     if (delay == -1.0 && PyErr_Occurred())
         return NULL;
-    return schedule_at(core, "call_later", monotonic() + delay, args, nargs, kwnames);
+    /* asyncio's call_later goes through call_at: its messages say call_at. */
+    return schedule_at(core, "call_at", monotonic() + delay, args, nargs, kwnames);
 }
 
 static PyObject *
 core_time(GoloopCore *core, PyObject *unused)
 {
+    CHECK_FORK(NULL);
     return PyFloat_FromDouble(monotonic());
 }
 
 static PyObject *
 core_stop(GoloopCore *core, PyObject *unused)
 {
+    CHECK_FORK(NULL);
     core->stopping = 1;
     Py_RETURN_NONE;
 }
@@ -502,7 +509,16 @@ core_getnameinfo(GoloopCore *core, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+core_check_fork(GoloopCore *core, PyObject *unused)
+{
+    CHECK_FORK(NULL);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef core_methods[] = {
+    {"_check_fork", (PyCFunction)core_check_fork, METH_NOARGS,
+     "Raise RuntimeError in a child forked after the Go runtime started."},
     {"_getaddrinfo", (PyCFunction)core_getaddrinfo, METH_VARARGS, NULL},
     {"_getnameinfo", (PyCFunction)core_getnameinfo, METH_VARARGS, NULL},
     {"get_debug", (PyCFunction)core_get_debug, METH_NOARGS, "True in debug mode."},

@@ -185,7 +185,7 @@ handle_cancelled(PyObject *o, PyObject *unused)
     return PyBool_FromLong(h->cancelled);
 }
 
-static PyObject *
+static PyObject * __attribute__((unused))
 handle_get_context(PyObject *o, PyObject *unused)
 {
     GoloopHandleData *h = HDATA(o);
@@ -358,7 +358,9 @@ static PyGetSetDef timer_getset[] = {
 static PyMethodDef handle_methods[] = {
     {"cancel", (PyCFunction)handle_cancel, METH_NOARGS, "Cancel the callback."},
     {"cancelled", (PyCFunction)handle_cancelled, METH_NOARGS, NULL},
+#if PY_VERSION_HEX >= 0x030C0000 /* asyncio's handles have it from 3.12 */
     {"get_context", (PyCFunction)handle_get_context, METH_NOARGS, NULL},
+#endif
     {"_run", (PyCFunction)handle_py_run, METH_NOARGS, NULL},
     {NULL}
 };
@@ -366,7 +368,9 @@ static PyMethodDef handle_methods[] = {
 static PyMethodDef timer_methods[] = {
     {"cancel", (PyCFunction)timer_cancel, METH_NOARGS, "Cancel the timer."},
     {"cancelled", (PyCFunction)handle_cancelled, METH_NOARGS, NULL},
+#if PY_VERSION_HEX >= 0x030C0000 /* asyncio's handles have it from 3.12 */
     {"get_context", (PyCFunction)handle_get_context, METH_NOARGS, NULL},
+#endif
     {"_run", (PyCFunction)handle_py_run, METH_NOARGS, NULL},
     {"when", (PyCFunction)timer_when, METH_NOARGS,
      "The absolute time (loop.time() clock) the callback is scheduled for."},

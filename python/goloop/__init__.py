@@ -75,6 +75,10 @@ def install() -> None:
 
 def run(main: Coroutine[Any, Any, _T], *, debug: bool | None = None) -> _T:
     """Run coroutine `main` on a new goloop loop, like asyncio.run."""
+    if asyncio._get_running_loop() is not None:
+        # Checked first, as asyncio.run does: a Runner would fail later,
+        # while closing, with a less helpful message.
+        raise RuntimeError("goloop.run() cannot be called from a running event loop")
     if sys.version_info >= (3, 12):
         return asyncio.run(main, debug=debug, loop_factory=new_event_loop)
     if sys.version_info >= (3, 11):

@@ -109,6 +109,7 @@ class Loop(_goloop.LoopCore, Resolver, SocketOps, UnimplementedIO, asyncio.Abstr
 
     def run_forever(self) -> None:
         """Run until stop() is called."""
+        self._check_fork()
         self._check_closed()
         self._check_running()
         self._set_origin_tracking(self.get_debug())
@@ -132,6 +133,7 @@ class Loop(_goloop.LoopCore, Resolver, SocketOps, UnimplementedIO, asyncio.Abstr
 
     def run_until_complete(self, future: Awaitable[Any]) -> Any:
         """Run until `future` is done and return its result."""
+        self._check_fork()
         self._check_closed()
         self._check_running()
         new_task = not futures.isfuture(future)
@@ -156,6 +158,7 @@ class Loop(_goloop.LoopCore, Resolver, SocketOps, UnimplementedIO, asyncio.Abstr
 
     def close(self) -> None:
         """Close the loop: drop pending callbacks, release every fd."""
+        self._check_fork()
         if self.is_running():
             raise RuntimeError("Cannot close a running event loop")
         if self.is_closed():
