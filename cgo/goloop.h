@@ -87,6 +87,10 @@ int goloop_handle_cancelled(GoloopHandle *h);
 enum { GOLOOP_ERR_RUNTIME = 0, GOLOOP_ERR_OS = 1, GOLOOP_ERR_VALUE = 2,
        GOLOOP_ERR_TYPE = 3 };
 
+/* ---- stream transport (stream.c) -------------------------------------- */
+
+int goloop_stream_type_init(PyObject *module);
+
 /* ---- name resolution (resolve.c) ------------------------------------- */
 
 struct addrinfo;

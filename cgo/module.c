@@ -86,7 +86,7 @@ PyInit__goloop(void)
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
         return NULL;
-    if (goloop_handle_types_init(m) < 0) {
+    if (goloop_handle_types_init(m) < 0 || goloop_stream_type_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

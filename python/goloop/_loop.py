@@ -27,6 +27,7 @@ from . import _goloop
 from ._format import callback_source, handle_repr
 from ._resolve import Resolver
 from ._sockets import SocketOps
+from ._connections import Connections
 from ._unimplemented import UnimplementedIO
 
 logger = logging.getLogger("asyncio")
@@ -69,7 +70,7 @@ def _file_descriptor(fileobj: Any) -> int:
     return fd
 
 
-class Loop(_goloop.LoopCore, Resolver, SocketOps, UnimplementedIO, asyncio.AbstractEventLoop):
+class Loop(_goloop.LoopCore, Connections, Resolver, SocketOps, UnimplementedIO, asyncio.AbstractEventLoop):
     """An asyncio event loop running on goloop's Go engine."""
 
     def __init__(self) -> None:

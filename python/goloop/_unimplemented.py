@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 _IO = (
-    "create_connection", "create_server", "sendfile", "start_tls",
-    "create_unix_connection", "create_unix_server", "connect_accepted_socket",
+    "start_tls",
     "create_datagram_endpoint", "connect_read_pipe", "connect_write_pipe",
 )
 _SUBPROCESS = ("subprocess_exec", "subprocess_shell")

@@ -1,0 +1,939 @@
+/* StreamCore: the C base of goloop's socket stream transport (TCP and
+ * Unix). It owns the hot paths: reading (recv -> protocol.data_received,
+ * or recv_into a BufferedProtocol's buffer), write (send at once, queue
+ * the rest in a C buffer), flow control and the close state machine. The
+ * Go poller drives it: the transport's _read_ready/_write_ready are
+ * goloop Handles registered on its fd. The Python subclass
+ * (goloop._transport.SocketTransport) adds the cold parts: construction,
+ * repr, extra info, error reporting, connection_lost.
+ *
+ * It is a heap subclass of asyncio.Transport (isinstance holds); its state
+ * lives after the base layout, at stream_offset. */
+#include "goloop.h"
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <errno.h>
+#include <string.h>
+
+#define MAX_READ (256 * 1024)   /* asyncio's max_size per recv */
+#define CONN_LOST_LOG_THRESHOLD 5
+
+typedef struct {
+    PyObject *loop;          /* goloop Loop (a LoopCore) */
+    PyObject *sock;          /* socket.socket; NULL once connection lost */
+    PyObject *protocol;
+    PyObject *read_handle;   /* Handle(self._read_ready) */
+    PyObject *write_handle;  /* Handle(self._write_ready) */
+    char *wbuf;              /* pending output */
+    Py_ssize_t whead, wlen, wcap;
+    Py_ssize_t high, low;    /* write buffer limits */
+    int fd;
+    int conn_lost;
+    char closing;
+    char paused;             /* reading paused by pause_reading() */
+    char eof;                /* write_eof() called */
+    char protocol_paused;    /* pause_writing() called */
+    char buffered;           /* protocol is a BufferedProtocol */
+    char reading;            /* reader registered in the poller */
+    char writing;            /* writer registered in the poller */
+} StreamData;
+
+static Py_ssize_t stream_offset;
+#define SD(o) ((StreamData *)((char *)(o) + stream_offset))
+
+static char read_buf[MAX_READ]; /* shared: used only with the GIL held */
+
+static PyObject *
+call_method0(PyObject *o, const char *name)
+{
+    return PyObject_CallMethod(o, name, NULL);
+}
+
+/* ---- poller registration -------------------------------------------- */
+
+static int
+watch(PyObject *self, int write)
+{
+    StreamData *s = SD(self);
+    if (write ? s->writing : s->reading)
+        return 0;
+    PyObject *h = write ? s->write_handle : s->read_handle;
+    if (h == NULL || s->loop == NULL || ((GoloopCore *)s->loop)->engine == 0)
+        return 0;
+    PyObject *prev = goloop_watch((GoloopCore *)s->loop, s->fd, write, h);
+    if (prev == NULL)
+        return -1;
+    Py_DECREF(prev);
+    if (write)
+        s->writing = 1;
+    else
+        s->reading = 1;
+    return 0;
+}
+
+static void
+unwatch(PyObject *self, int write)
+{
+    StreamData *s = SD(self);
+    if (!(write ? s->writing : s->reading))
+        return;
+    if (write)
+        s->writing = 0;
+    else
+        s->reading = 0;
+    if (s->loop == NULL || ((GoloopCore *)s->loop)->engine == 0)
+        return;
+    PyObject *prev = goloop_unwatch((GoloopCore *)s->loop, s->fd, write);
+    if (prev == NULL)
+        PyErr_Clear();
+    else
+        Py_DECREF(prev);
+}
+
+/* ---- errors and closing ------------------------------------------------ */
+
+/* self._fatal_error(exc, message): reports (Python) then force-closes. */
+static void
+fatal_error(PyObject *self, const char *message)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL && tb != NULL)
+        PyException_SetTraceback(value, tb);
+    PyObject *r = PyObject_CallMethod(self, "_fatal_error", "Os", value ? value : Py_None, message);
+    if (r == NULL)
+        PyErr_WriteUnraisable(self);
+    Py_XDECREF(r);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+static int
+is_fatal_exit(void)
+{
+    return PyErr_ExceptionMatches(PyExc_SystemExit) ||
+           PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
+}
+
+/* loop.call_soon(self._call_connection_lost, exc) */
+static int
+schedule_connection_lost(PyObject *self, PyObject *exc)
+{
+    PyObject *meth = PyObject_GetAttrString(self, "_call_connection_lost");
+    if (meth == NULL)
+        return -1;
+    PyObject *r = PyObject_CallMethod(SD(self)->loop, "call_soon", "OO", meth, exc);
+    Py_DECREF(meth);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+force_close(PyObject *self, PyObject *exc)
+{
+    StreamData *s = SD(self);
+    if (s->conn_lost)
+        return 0;
+    if (s->wlen) {
+        s->wlen = 0;
+        s->whead = 0;
+        unwatch(self, 1);
+    }
+    if (!s->closing) {
+        s->closing = 1;
+        unwatch(self, 0);
+    }
+    s->conn_lost++;
+    return schedule_connection_lost(self, exc);
+}
+
+/* ---- flow control ------------------------------------------------------ */
+
+static void
+protocol_error(PyObject *self, const char *message)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *r = PyObject_CallMethod(self, "_protocol_error", "sO", message, value ? value : Py_None);
+    if (r == NULL)
+        PyErr_WriteUnraisable(self);
+    Py_XDECREF(r);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+static int
+maybe_pause_protocol(PyObject *self)
+{
+    StreamData *s = SD(self);
+    if (s->wlen <= s->high || s->protocol_paused)
+        return 0;
+    s->protocol_paused = 1;
+    PyObject *r = call_method0(s->protocol, "pause_writing");
+    if (r == NULL) {
+        if (is_fatal_exit())
+            return -1;
+        protocol_error(self, "protocol.pause_writing() failed");
+        return 0;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+maybe_resume_protocol(PyObject *self)
+{
+    StreamData *s = SD(self);
+    if (!s->protocol_paused || s->wlen > s->low)
+        return 0;
+    s->protocol_paused = 0;
+    PyObject *r = call_method0(s->protocol, "resume_writing");
+    if (r == NULL) {
+        if (is_fatal_exit())
+            return -1;
+        protocol_error(self, "protocol.resume_writing() failed");
+        return 0;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* ---- write buffer ---------------------------------------------------- */
+
+static int
+wbuf_append(StreamData *s, const char *data, Py_ssize_t n)
+{
+    if (s->whead > 0 && s->whead + s->wlen + n > s->wcap) {
+        memmove(s->wbuf, s->wbuf + s->whead, s->wlen);
+        s->whead = 0;
+    }
+    if (s->wlen + n > s->wcap) {
+        Py_ssize_t ncap = s->wcap ? s->wcap : 16384;
+        while (ncap < s->wlen + n)
+            ncap *= 2;
+        char *nb = PyMem_Realloc(s->wbuf, ncap);
+        if (nb == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        s->wbuf = nb;
+        s->wcap = ncap;
+    }
+    memcpy(s->wbuf + s->whead + s->wlen, data, n);
+    s->wlen += n;
+    return 0;
+}
+
+static void
+wbuf_consume(StreamData *s, Py_ssize_t n)
+{
+    s->whead += n;
+    s->wlen -= n;
+    if (s->wlen == 0) {
+        s->whead = 0;
+        if (s->wcap > 1024 * 1024) {  /* give a big burst's memory back */
+            PyMem_Free(s->wbuf);
+            s->wbuf = NULL;
+            s->wcap = 0;
+        }
+    }
+}
+
+static ssize_t
+send_raw(int fd, const char *p, Py_ssize_t n)
+{
+    ssize_t w;
+    do {
+        w = send(fd, p, (size_t)n, MSG_NOSIGNAL);
+    } while (w < 0 && errno == EINTR);
+    return w;
+}
+
+/* Checks write()'s argument and state like asyncio. 1: go on, 0: return
+ * None silently, -1: exception set. */
+static int
+write_precheck(PyObject *self, PyObject *data, Py_buffer *view)
+{
+    StreamData *s = SD(self);
+    if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
+        PyErr_Format(PyExc_TypeError,
+                     "data argument must be a bytes-like object, not '%.100s'",
+                     Py_TYPE(data)->tp_name);
+        return -1;
+    }
+    if (s->eof) {
+        PyErr_SetString(PyExc_RuntimeError, "Cannot call write() after write_eof()");
+        return -1;
+    }
+    PyObject *waiter = PyObject_GetAttrString(self, "_empty_waiter");
+    if (waiter == NULL)
+        return -1;
+    int busy = waiter != Py_None;
+    Py_DECREF(waiter);
+    if (busy) {
+        PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
+        return -1;
+    }
+    if (PyObject_GetBuffer(data, view, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (view->len == 0) {
+        PyBuffer_Release(view);
+        return 0;
+    }
+    if (s->conn_lost) {
+        PyBuffer_Release(view);
+        if (s->conn_lost >= CONN_LOST_LOG_THRESHOLD) {
+            PyObject *r = call_method0(self, "_log_write_after_close");
+            if (r == NULL)
+                return -1;
+            Py_DECREF(r);
+        }
+        s->conn_lost++;
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+stream_write(PyObject *self, PyObject *data)
+{
+    StreamData *s = SD(self);
+    Py_buffer view;
+    int go = write_precheck(self, data, &view);
+    if (go <= 0)
+        return go < 0 ? NULL : (Py_INCREF(Py_None), Py_None);
+    const char *p = view.buf;
+    Py_ssize_t n = view.len;
+    if (s->wlen == 0) {
+        ssize_t w = send_raw(s->fd, p, n);
+        if (w < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                PyErr_SetFromErrno(PyExc_OSError);
+                PyBuffer_Release(&view);
+                fatal_error(self, "Fatal write error on socket transport");
+                Py_RETURN_NONE;
+            }
+            w = 0;
+        }
+        p += w;
+        n -= w;
+        if (n == 0) {
+            PyBuffer_Release(&view);
+            Py_RETURN_NONE;
+        }
+        if (watch(self, 1) < 0) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+    }
+    int r = wbuf_append(s, p, n);
+    PyBuffer_Release(&view);
+    if (r < 0 || maybe_pause_protocol(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_writelines(PyObject *self, PyObject *seq)
+{
+    PyObject *it = PyObject_GetIter(seq);
+    if (it == NULL)
+        return NULL;
+    /* Join first so the chunks go out in one send when possible. */
+    StreamData *s = SD(self);
+    PyObject *item;
+    Py_ssize_t before = s->wlen;
+    int direct = s->wlen == 0;
+    while ((item = PyIter_Next(it)) != NULL) {
+        Py_buffer view;
+        int go = write_precheck(self, item, &view);
+        Py_DECREF(item);
+        if (go < 0) {
+            Py_DECREF(it);
+            return NULL;
+        }
+        if (go == 0)
+            continue;
+        int r = wbuf_append(s, view.buf, view.len);
+        PyBuffer_Release(&view);
+        if (r < 0) {
+            Py_DECREF(it);
+            return NULL;
+        }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return NULL;
+    if (direct && s->wlen > before) {
+        ssize_t w = send_raw(s->fd, s->wbuf + s->whead, s->wlen);
+        if (w < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                s->wlen = 0;
+                s->whead = 0;
+                PyErr_SetFromErrno(PyExc_OSError);
+                fatal_error(self, "Fatal write error on socket transport");
+                Py_RETURN_NONE;
+            }
+            w = 0;
+        }
+        wbuf_consume(s, w);
+        if (s->wlen > 0 && watch(self, 1) < 0)
+            return NULL;
+    }
+    if (maybe_pause_protocol(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static int
+shutdown_write(PyObject *self)
+{
+    PyObject *r = PyObject_CallMethod(SD(self)->sock, "shutdown", "i", SHUT_WR);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *
+stream_write_ready(PyObject *self, PyObject *unused)
+{
+    StreamData *s = SD(self);
+    if (s->conn_lost || s->sock == NULL)
+        Py_RETURN_NONE;
+    if (s->wlen > 0) {
+        ssize_t w = send_raw(s->fd, s->wbuf + s->whead, s->wlen);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                Py_RETURN_NONE;
+            unwatch(self, 1);
+            s->wlen = 0;
+            s->whead = 0;
+            PyErr_SetFromErrno(PyExc_OSError);
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyErr_NormalizeException(&type, &value, &tb);
+            PyObject *r = PyObject_CallMethod(self, "_write_failed", "O", value);
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
+            if (r == NULL)
+                return NULL;
+            Py_DECREF(r);
+            Py_RETURN_NONE;
+        }
+        wbuf_consume(s, w);
+    }
+    if (maybe_resume_protocol(self) < 0)
+        return NULL;
+    if (s->wlen == 0) {
+        unwatch(self, 1);
+        PyObject *r = call_method0(self, "_write_drained");
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+        if (s->closing) {
+            r = PyObject_CallMethod(self, "_call_connection_lost", "O", Py_None);
+            if (r == NULL)
+                return NULL;
+            Py_DECREF(r);
+        } else if (s->eof && shutdown_write(self) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_write_eof(PyObject *self, PyObject *unused)
+{
+    StreamData *s = SD(self);
+    if (s->closing || s->eof)
+        Py_RETURN_NONE;
+    s->eof = 1;
+    if (s->wlen == 0 && shutdown_write(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+static void
+on_eof(PyObject *self)
+{
+    StreamData *s = SD(self);
+    PyObject *keep = call_method0(s->protocol, "eof_received");
+    if (keep == NULL) {
+        if (!is_fatal_exit())
+            fatal_error(self, "Fatal error: protocol.eof_received() call failed.");
+        return;
+    }
+    int k = PyObject_IsTrue(keep);
+    Py_DECREF(keep);
+    if (k < 0) {
+        fatal_error(self, "Fatal error: protocol.eof_received() call failed.");
+        return;
+    }
+    if (k) {
+        unwatch(self, 0);
+        return;
+    }
+    PyObject *r = call_method0(self, "close");
+    if (r == NULL)
+        PyErr_WriteUnraisable(self);
+    Py_XDECREF(r);
+}
+
+static PyObject *
+read_ready_data(PyObject *self)
+{
+    StreamData *s = SD(self);
+    ssize_t n;
+    do {
+        n = recv(s->fd, read_buf, MAX_READ, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            Py_RETURN_NONE;
+        PyErr_SetFromErrno(PyExc_OSError);
+        fatal_error(self, "Fatal read error on socket transport");
+        Py_RETURN_NONE;
+    }
+    if (n == 0) {
+        on_eof(self);
+        if (PyErr_Occurred())
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    PyObject *data = PyBytes_FromStringAndSize(read_buf, n);
+    if (data == NULL)
+        return NULL;
+    PyObject *name = PyUnicode_InternFromString("data_received");
+    PyObject *r = name ? PyObject_CallMethodOneArg(s->protocol, name, data) : NULL;
+    Py_XDECREF(name);
+    Py_DECREF(data);
+    if (r == NULL) {
+        if (is_fatal_exit())
+            return NULL;
+        fatal_error(self, "Fatal error: protocol.data_received() call failed.");
+        Py_RETURN_NONE;
+    }
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+read_ready_buffered(PyObject *self)
+{
+    StreamData *s = SD(self);
+    PyObject *buf = PyObject_CallMethod(s->protocol, "get_buffer", "i", -1);
+    Py_buffer view;
+    if (buf == NULL)
+        goto get_buffer_failed;
+    if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) < 0) {
+        Py_DECREF(buf);
+        goto get_buffer_failed;
+    }
+    if (view.len == 0) {
+        PyBuffer_Release(&view);
+        Py_DECREF(buf);
+        PyErr_SetString(PyExc_RuntimeError, "get_buffer() returned an empty buffer");
+        goto get_buffer_failed;
+    }
+    ssize_t n;
+    do {
+        n = recv(s->fd, view.buf, (size_t)view.len, 0);
+    } while (n < 0 && errno == EINTR);
+    int e = errno;
+    PyBuffer_Release(&view);
+    Py_DECREF(buf);
+    if (n < 0) {
+        if (e == EAGAIN || e == EWOULDBLOCK)
+            Py_RETURN_NONE;
+        errno = e;
+        PyErr_SetFromErrno(PyExc_OSError);
+        fatal_error(self, "Fatal read error on socket transport");
+        Py_RETURN_NONE;
+    }
+    if (n == 0) {
+        on_eof(self);
+        if (PyErr_Occurred())
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    PyObject *r = PyObject_CallMethod(s->protocol, "buffer_updated", "n", (Py_ssize_t)n);
+    if (r == NULL) {
+        if (is_fatal_exit())
+            return NULL;
+        fatal_error(self, "Fatal error: protocol.buffer_updated() call failed.");
+        Py_RETURN_NONE;
+    }
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+
+get_buffer_failed:
+    if (is_fatal_exit())
+        return NULL;
+    fatal_error(self, "Fatal error: protocol.get_buffer() call failed.");
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_read_ready(PyObject *self, PyObject *unused)
+{
+    StreamData *s = SD(self);
+    if (s->conn_lost || s->protocol == NULL)
+        Py_RETURN_NONE;
+    return s->buffered ? read_ready_buffered(self) : read_ready_data(self);
+}
+
+/* ---- state methods ------------------------------------------------------ */
+
+static PyObject *
+stream_is_closing(PyObject *self, PyObject *unused)
+{
+    return PyBool_FromLong(SD(self)->closing);
+}
+
+static PyObject *
+stream_is_reading(PyObject *self, PyObject *unused)
+{
+    StreamData *s = SD(self);
+    return PyBool_FromLong(!s->closing && !s->paused);
+}
+
+static PyObject *
+stream_pause_reading(PyObject *self, PyObject *unused)
+{
+    StreamData *s = SD(self);
+    if (s->closing || s->paused)
+        Py_RETURN_NONE;
+    s->paused = 1;
+    unwatch(self, 0);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_resume_reading(PyObject *self, PyObject *unused)
+{
+    StreamData *s = SD(self);
+    if (s->closing || !s->paused)
+        Py_RETURN_NONE;
+    s->paused = 0;
+    if (watch(self, 0) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* Called (via call_soon) after connection_made: start reading. */
+static PyObject *
+stream_start_reading(PyObject *self, PyObject *unused)
+{
+    StreamData *s = SD(self);
+    if (s->closing || s->paused || s->conn_lost)
+        Py_RETURN_NONE;
+    if (watch(self, 0) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_close(PyObject *self, PyObject *unused)
+{
+    StreamData *s = SD(self);
+    if (s->closing)
+        Py_RETURN_NONE;
+    s->closing = 1;
+    unwatch(self, 0);
+    if (s->wlen == 0) {
+        s->conn_lost++;
+        unwatch(self, 1);
+        if (schedule_connection_lost(self, Py_None) < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_force_close(PyObject *self, PyObject *exc)
+{
+    if (force_close(self, exc) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_abort(PyObject *self, PyObject *unused)
+{
+    return stream_force_close(self, Py_None);
+}
+
+static PyObject *
+stream_get_write_buffer_size(PyObject *self, PyObject *unused)
+{
+    return PyLong_FromSsize_t(SD(self)->wlen);
+}
+
+static PyObject *
+stream_get_write_buffer_limits(PyObject *self, PyObject *unused)
+{
+    StreamData *s = SD(self);
+    return Py_BuildValue("(nn)", s->low, s->high);
+}
+
+/* _set_limits(high, low): already validated by Python. */
+static PyObject *
+stream_set_limits(PyObject *self, PyObject *args)
+{
+    StreamData *s = SD(self);
+    if (!PyArg_ParseTuple(args, "nn", &s->high, &s->low))
+        return NULL;
+    if (maybe_pause_protocol(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stream_get_protocol(PyObject *self, PyObject *unused)
+{
+    PyObject *p = SD(self)->protocol ? SD(self)->protocol : Py_None;
+    Py_INCREF(p);
+    return p;
+}
+
+/* _set_protocol_core(protocol, buffered) */
+static PyObject *
+stream_set_protocol_core(PyObject *self, PyObject *args)
+{
+    PyObject *protocol;
+    int buffered;
+    if (!PyArg_ParseTuple(args, "Op", &protocol, &buffered))
+        return NULL;
+    StreamData *s = SD(self);
+    Py_INCREF(protocol);
+    Py_XSETREF(s->protocol, protocol);
+    s->buffered = (char)buffered;
+    Py_RETURN_NONE;
+}
+
+/* _init_core(loop, sock, fd, protocol, buffered): handles bound to our
+ * _read_ready/_write_ready are made here; they form a cycle with self
+ * that _release_core() (after connection_lost) breaks. */
+static PyObject *
+stream_init_core(PyObject *self, PyObject *args)
+{
+    PyObject *loop, *sock, *protocol;
+    int fd, buffered;
+    if (!PyArg_ParseTuple(args, "OOiOp", &loop, &sock, &fd, &protocol, &buffered))
+        return NULL;
+    if (!PyObject_TypeCheck(loop, &GoloopCore_Type)) {
+        PyErr_SetString(PyExc_TypeError, "a goloop loop is required");
+        return NULL;
+    }
+    StreamData *s = SD(self);
+    PyObject *rm = PyObject_GetAttrString(self, "_read_ready");
+    PyObject *wm = rm ? PyObject_GetAttrString(self, "_write_ready") : NULL;
+    PyObject *rh = wm ? (PyObject *)goloop_handle_new(GoloopHandle_Type, rm, NULL, loop, NULL) : NULL;
+    PyObject *wh = rh ? (PyObject *)goloop_handle_new(GoloopHandle_Type, wm, NULL, loop, NULL) : NULL;
+    Py_XDECREF(rm);
+    Py_XDECREF(wm);
+    if (wh == NULL) {
+        Py_XDECREF(rh);
+        return NULL;
+    }
+    Py_INCREF(loop);
+    Py_XSETREF(s->loop, loop);
+    Py_INCREF(sock);
+    Py_XSETREF(s->sock, sock);
+    Py_INCREF(protocol);
+    Py_XSETREF(s->protocol, protocol);
+    Py_XSETREF(s->read_handle, rh);
+    Py_XSETREF(s->write_handle, wh);
+    s->fd = fd;
+    s->buffered = (char)buffered;
+    s->high = 64 * 1024;
+    s->low = 16 * 1024;
+    Py_RETURN_NONE;
+}
+
+/* Drops the poller registrations and the references that keep the
+ * transport alive; returns the socket (to close) or None. */
+static PyObject *
+stream_release_core(PyObject *self, PyObject *unused)
+{
+    StreamData *s = SD(self);
+    unwatch(self, 0);
+    unwatch(self, 1);
+    PyObject *sock = s->sock ? s->sock : Py_None;
+    if (s->sock == NULL)
+        Py_INCREF(sock);
+    s->sock = NULL;
+    Py_CLEAR(s->protocol);
+    Py_CLEAR(s->read_handle);
+    Py_CLEAR(s->write_handle);
+    Py_CLEAR(s->loop);
+    PyMem_Free(s->wbuf);
+    s->wbuf = NULL;
+    s->wlen = s->whead = s->wcap = 0;
+    return sock;
+}
+
+static PyObject *
+get_sock(PyObject *self, void *c)
+{
+    PyObject *o = SD(self)->sock ? SD(self)->sock : Py_None;
+    Py_INCREF(o);
+    return o;
+}
+
+static PyObject *
+get_loop(PyObject *self, void *c)
+{
+    PyObject *o = SD(self)->loop ? SD(self)->loop : Py_None;
+    Py_INCREF(o);
+    return o;
+}
+
+static PyObject *
+get_flag(PyObject *self, void *c)
+{
+    StreamData *s = SD(self);
+    intptr_t which = (intptr_t)c;
+    long v = which == 0 ? s->closing : which == 1 ? s->eof :
+             which == 2 ? s->conn_lost : which == 3 ? s->protocol_paused :
+             which == 4 ? s->paused : which == 5 ? s->fd : s->buffered;
+    return PyLong_FromLong(v);
+}
+
+static PyObject *
+get_protocol_attr(PyObject *self, void *c)
+{
+    return stream_get_protocol(self, NULL);
+}
+
+static PyGetSetDef stream_getset[] = {
+    {"_sock", get_sock, NULL, NULL, NULL},
+    {"_loop", get_loop, NULL, NULL, NULL},
+    {"_protocol", get_protocol_attr, NULL, NULL, NULL},
+    {"_closing", get_flag, NULL, NULL, (void *)0},
+    {"_eof", get_flag, NULL, NULL, (void *)1},
+    {"_conn_lost", get_flag, NULL, NULL, (void *)2},
+    {"_protocol_paused", get_flag, NULL, NULL, (void *)3},
+    {"_paused", get_flag, NULL, NULL, (void *)4},
+    {"_sock_fd", get_flag, NULL, NULL, (void *)5},
+    {NULL}
+};
+
+static PyMethodDef stream_methods[] = {
+    {"write", (PyCFunction)stream_write, METH_O, "Write bytes: sent at once when possible, else queued."},
+    {"writelines", (PyCFunction)stream_writelines, METH_O, "Write a sequence of bytes-like objects."},
+    {"write_eof", (PyCFunction)stream_write_eof, METH_NOARGS, "Shut the write side once the buffer is flushed."},
+    {"is_closing", (PyCFunction)stream_is_closing, METH_NOARGS, NULL},
+    {"is_reading", (PyCFunction)stream_is_reading, METH_NOARGS, NULL},
+    {"pause_reading", (PyCFunction)stream_pause_reading, METH_NOARGS, NULL},
+    {"resume_reading", (PyCFunction)stream_resume_reading, METH_NOARGS, NULL},
+    {"close", (PyCFunction)stream_close, METH_NOARGS, "Close after the buffered data is sent."},
+    {"abort", (PyCFunction)stream_abort, METH_NOARGS, "Close at once, dropping buffered data."},
+    {"get_write_buffer_size", (PyCFunction)stream_get_write_buffer_size, METH_NOARGS, NULL},
+    {"get_write_buffer_limits", (PyCFunction)stream_get_write_buffer_limits, METH_NOARGS, NULL},
+    {"get_protocol", (PyCFunction)stream_get_protocol, METH_NOARGS, NULL},
+    {"_set_limits", (PyCFunction)stream_set_limits, METH_VARARGS, NULL},
+    {"_set_protocol_core", (PyCFunction)stream_set_protocol_core, METH_VARARGS, NULL},
+    {"_read_ready", (PyCFunction)stream_read_ready, METH_NOARGS, NULL},
+    {"_write_ready", (PyCFunction)stream_write_ready, METH_NOARGS, NULL},
+    {"_start_reading", (PyCFunction)stream_start_reading, METH_NOARGS, NULL},
+    {"_force_close", (PyCFunction)stream_force_close, METH_O, NULL},
+    {"_init_core", (PyCFunction)stream_init_core, METH_VARARGS, NULL},
+    {"_release_core", (PyCFunction)stream_release_core, METH_NOARGS, NULL},
+    {NULL}
+};
+
+static int
+stream_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    StreamData *s = SD(self);
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(s->loop);
+    Py_VISIT(s->sock);
+    Py_VISIT(s->protocol);
+    Py_VISIT(s->read_handle);
+    Py_VISIT(s->write_handle);
+    /* Python subclasses: the base (asyncio.Transport) has no dict/slots
+     * that hold references besides _extra, which is never set. */
+    return 0;
+}
+
+static int
+stream_clear(PyObject *self)
+{
+    StreamData *s = SD(self);
+    Py_CLEAR(s->loop);
+    Py_CLEAR(s->sock);
+    Py_CLEAR(s->protocol);
+    Py_CLEAR(s->read_handle);
+    Py_CLEAR(s->write_handle);
+    return 0;
+}
+
+static void
+stream_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    stream_clear(self);
+    PyMem_Free(SD(self)->wbuf);
+    SD(self)->wbuf = NULL;
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int
+stream_init(PyObject *self, PyObject *a, PyObject *kw)
+{
+    return 0;  /* the Python subclass's __init__ does the work */
+}
+
+static PyType_Slot stream_slots[] = {
+    {Py_tp_dealloc, stream_dealloc},
+    {Py_tp_traverse, stream_traverse},
+    {Py_tp_clear, stream_clear},
+    {Py_tp_methods, stream_methods},
+    {Py_tp_getset, stream_getset},
+    {Py_tp_init, stream_init},
+    {Py_tp_doc, "C core of goloop's socket stream transport."},
+    {0, NULL},
+};
+
+int
+goloop_stream_type_init(PyObject *module)
+{
+    PyObject *transports = PyImport_ImportModule("asyncio.transports");
+    if (transports == NULL)
+        return -1;
+    PyObject *base = PyObject_GetAttrString(transports, "Transport");
+    Py_DECREF(transports);
+    if (base == NULL)
+        return -1;
+    stream_offset = (((PyTypeObject *)base)->tp_basicsize + 7) & ~(Py_ssize_t)7;
+    PyType_Spec spec = {
+        .name = "goloop._goloop.StreamCore",
+        .basicsize = (int)(stream_offset + sizeof(StreamData)),
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+        .slots = stream_slots,
+    };
+    PyObject *type = PyType_FromSpecWithBases(&spec, base);
+    Py_DECREF(base);
+    if (type == NULL)
+        return -1;
+    if (PyModule_AddObject(module, "StreamCore", type) < 0) {
+        Py_DECREF(type);
+        return -1;
+    }
+    return 0;
+}
