@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 _IO = (
     "start_tls",
-    "create_datagram_endpoint", "connect_read_pipe", "connect_write_pipe",
+    "create_datagram_endpoint",
 )
 _SUBPROCESS = ("subprocess_exec", "subprocess_shell")
 
