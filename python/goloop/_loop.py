@@ -29,6 +29,7 @@ from ._resolve import Resolver
 from ._sockets import SocketOps
 from ._connections import Connections
 from ._pipes import Pipes
+from ._datagram import Datagrams
 from ._unimplemented import UnimplementedIO
 
 logger = logging.getLogger("asyncio")
@@ -71,7 +72,7 @@ def _file_descriptor(fileobj: Any) -> int:
     return fd
 
 
-class Loop(_goloop.LoopCore, Connections, Pipes, Resolver, SocketOps, UnimplementedIO, asyncio.AbstractEventLoop):
+class Loop(_goloop.LoopCore, Connections, Datagrams, Pipes, Resolver, SocketOps, UnimplementedIO, asyncio.AbstractEventLoop):
     """An asyncio event loop running on goloop's Go engine."""
 
     def __init__(self) -> None:

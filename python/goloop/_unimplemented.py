@@ -8,7 +8,6 @@ from typing import Any, NoReturn
 
 _IO = (
     "start_tls",
-    "create_datagram_endpoint",
 )
 _SUBPROCESS = ("subprocess_exec", "subprocess_shell")
 
