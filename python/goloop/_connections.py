@@ -16,7 +16,7 @@ import os
 import socket
 import stat
 import sys
-from asyncio import staggered, trsock
+from asyncio import sslproto, staggered, trsock
 from typing import Any, Callable, Iterable, Optional
 
 from ._transport import SocketTransport
@@ -30,10 +30,18 @@ ACCEPT_RETRY_DELAY = 1.0
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
-def _no_tls(ssl: Any) -> None:
-    if ssl:
-        raise NotImplementedError("goloop does not implement TLS transports yet "
-                                  "(ssl=...); use the stdlib loop for TLS for now")
+def _tls_protocol(loop: Any, app_protocol: Any, sslcontext: Any, waiter: Any, server_side: bool,
+                  server_hostname: Any, handshake: Any, shutdown: Any,
+                  call_connection_made: bool = True) -> Any:
+    """asyncio's own SSLProtocol, layered on a goloop transport."""
+    if isinstance(sslcontext, bool):
+        sslcontext = None  # SSLProtocol makes the default context
+    kwargs: dict[str, Any] = {"ssl_handshake_timeout": handshake,
+                              "call_connection_made": call_connection_made}
+    if _PY311:
+        kwargs["ssl_shutdown_timeout"] = shutdown
+    return sslproto.SSLProtocol(loop, app_protocol, sslcontext, waiter, server_side,
+                                server_hostname, **kwargs)
 
 
 def _check_ssl_args(ssl: Any, server_hostname: Any, handshake: Any, shutdown: Any) -> None:
@@ -105,11 +113,19 @@ class Connections:
         return SocketTransport(self, sock, protocol, waiter, extra, server)
 
     async def _connection_transport(self, sock: socket.socket, protocol_factory: Callable[[], Any],
-                                    extra: Optional[dict] = None, server: Any = None) -> tuple:
+                                    ssl: Any = None, server_hostname: Any = None,
+                                    server_side: bool = False, handshake: Any = None,
+                                    shutdown: Any = None) -> tuple:
         sock.setblocking(False)
         protocol = protocol_factory()
         waiter = self.create_future()  # type: ignore[attr-defined]
-        transport = self._make_socket_transport(sock, protocol, waiter, extra=extra, server=server)
+        if ssl:
+            tls = _tls_protocol(self, protocol, ssl, waiter, server_side, server_hostname,
+                                handshake, shutdown)
+            self._make_socket_transport(sock, tls)
+            transport = tls._app_transport
+        else:
+            transport = self._make_socket_transport(sock, protocol, waiter)
         try:
             await waiter
         except BaseException:
@@ -166,9 +182,11 @@ class Connections:
         if not _PY312 and all_errors:
             raise TypeError("create_connection() got an unexpected keyword argument 'all_errors'")
         _check_ssl_args(ssl, server_hostname, ssl_handshake_timeout, ssl_shutdown_timeout)
-        if server_hostname is None and ssl and not host:
-            raise ValueError("You must set server_hostname when using ssl without a host")
-        _no_tls(ssl)
+        if server_hostname is None and ssl:
+            # The certificate is checked against the host connected to.
+            if not host:
+                raise ValueError("You must set server_hostname when using ssl without a host")
+            server_hostname = host
         if happy_eyeballs_delay is not None and interleave is None:
             interleave = 1  # RFC 8305's recommendation with happy eyeballs
         if host is not None or port is not None:
@@ -209,14 +227,16 @@ class Connections:
                 raise ValueError("host and port was not specified and no sock specified")
             if sock.type != socket.SOCK_STREAM:
                 raise ValueError(f"A Stream Socket was expected, got {sock!r}")
-        return await self._connection_transport(sock, protocol_factory)
+        return await self._connection_transport(sock, protocol_factory, ssl, server_hostname,
+                                                False, ssl_handshake_timeout, ssl_shutdown_timeout)
 
     async def create_unix_connection(self, protocol_factory: Callable[[], Any], path: Any = None, *,
                                      ssl: Any = None, sock: Any = None, server_hostname: Any = None,
                                      ssl_handshake_timeout: Any = None,
                                      ssl_shutdown_timeout: Any = None) -> tuple:
         _check_ssl_args(ssl, server_hostname, ssl_handshake_timeout, ssl_shutdown_timeout)
-        _no_tls(ssl)
+        if ssl and server_hostname is None:
+            raise ValueError("you have to pass server_hostname when using ssl")
         if path is not None:
             if sock is not None:
                 raise ValueError("path and sock can not be specified at the same time")
@@ -233,7 +253,8 @@ class Connections:
                 raise ValueError("no path and sock were specified")
             if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
                 raise ValueError(f"A UNIX Domain Stream Socket was expected, got {sock!r}")
-        return await self._connection_transport(sock, protocol_factory)
+        return await self._connection_transport(sock, protocol_factory, ssl, server_hostname,
+                                                False, ssl_handshake_timeout, ssl_shutdown_timeout)
 
     async def connect_accepted_socket(self, protocol_factory: Callable[[], Any], sock: socket.socket, *,
                                       ssl: Any = None, ssl_handshake_timeout: Any = None,
@@ -241,8 +262,8 @@ class Connections:
         if sock.type != socket.SOCK_STREAM:
             raise ValueError(f"A Stream Socket was expected, got {sock!r}")
         _check_ssl_args(ssl, None, ssl_handshake_timeout, ssl_shutdown_timeout)
-        _no_tls(ssl)
-        return await self._connection_transport(sock, protocol_factory)
+        return await self._connection_transport(sock, protocol_factory, ssl, "", True,
+                                                ssl_handshake_timeout, ssl_shutdown_timeout)
 
     # ---- servers -------------------------------------------------------------------
 
@@ -258,7 +279,6 @@ class Connections:
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
         _check_ssl_args(ssl, None, ssl_handshake_timeout, ssl_shutdown_timeout)
-        _no_tls(ssl)
         if host is not None or port is not None:
             if sock is not None:
                 raise ValueError("host/port and sock can not be specified at the same time")
@@ -320,7 +340,7 @@ class Connections:
             sockets = [sock]
         for s in sockets:
             s.setblocking(False)
-        return await self._new_server(sockets, protocol_factory, backlog,
+        return await self._new_server(sockets, protocol_factory, ssl, backlog,
                                       ssl_handshake_timeout, ssl_shutdown_timeout, start_serving)
 
     async def _server_infos(self, host: Any, port: Any, family: int, flags: int) -> list:
@@ -329,13 +349,14 @@ class Connections:
             raise OSError(f"getaddrinfo({host!r}) returned empty list")
         return infos
 
-    async def _new_server(self, sockets: list, protocol_factory: Callable[[], Any], backlog: int,
-                          handshake: Any, shutdown: Any, start_serving: bool) -> asyncio.Server:
+    async def _new_server(self, sockets: list, protocol_factory: Callable[[], Any], ssl: Any,
+                          backlog: int, handshake: Any, shutdown: Any,
+                          start_serving: bool) -> asyncio.Server:
         if _PY311:
-            server = asyncio.base_events.Server(self, sockets, protocol_factory, None, backlog,
+            server = asyncio.base_events.Server(self, sockets, protocol_factory, ssl, backlog,
                                                 handshake, shutdown)
         else:
-            server = asyncio.base_events.Server(self, sockets, protocol_factory, None, backlog,
+            server = asyncio.base_events.Server(self, sockets, protocol_factory, ssl, backlog,
                                                 handshake)
         if start_serving:
             server._start_serving()
@@ -349,7 +370,6 @@ class Connections:
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
         _check_ssl_args(ssl, None, ssl_handshake_timeout, ssl_shutdown_timeout)
-        _no_tls(ssl)
         if path is not None:
             if sock is not None:
                 raise ValueError("path and sock can not be specified at the same time")
@@ -385,7 +405,7 @@ class Connections:
             except (FileNotFoundError, TypeError, ValueError):
                 pass
         sock.setblocking(False)
-        return await self._new_server([sock], protocol_factory, backlog,
+        return await self._new_server([sock], protocol_factory, ssl, backlog,
                                       ssl_handshake_timeout, ssl_shutdown_timeout, start_serving)
 
     @property
@@ -400,7 +420,8 @@ class Connections:
                        sslcontext: Any = None, server: Any = None, backlog: int = 100,
                        ssl_handshake_timeout: Any = None, ssl_shutdown_timeout: Any = None) -> None:
         self.add_reader(sock.fileno(), self._accept_ready,  # type: ignore[attr-defined]
-                        protocol_factory, sock, server, backlog)
+                        protocol_factory, sock, server, backlog,
+                        (sslcontext, ssl_handshake_timeout, ssl_shutdown_timeout))
 
     def _stop_serving(self, sock: socket.socket) -> None:
         self.remove_reader(sock.fileno())  # type: ignore[attr-defined]
@@ -417,7 +438,7 @@ class Connections:
                 logger.error("Unable to clean up listening UNIX socket %r: %r", path, err)
 
     def _accept_ready(self, protocol_factory: Callable[[], Any], sock: socket.socket,
-                      server: Any, backlog: int) -> None:
+                      server: Any, backlog: int, tls: tuple) -> None:
         # Up to `backlog` connections per wake-up, as asyncio does.
         for _ in range(backlog):
             try:
@@ -435,18 +456,26 @@ class Connections:
                 })
                 self.remove_reader(sock.fileno())  # type: ignore[attr-defined]
                 self.call_later(ACCEPT_RETRY_DELAY, self._start_serving,  # type: ignore[attr-defined]
-                                protocol_factory, sock, None, server, backlog)
+                                protocol_factory, sock, tls[0], server, backlog, tls[1], tls[2])
                 return
-            self.create_task(self._serve_accepted(protocol_factory, conn, addr, server))  # type: ignore[attr-defined]
+            self.create_task(self._serve_accepted(protocol_factory, conn, addr, server, tls))  # type: ignore[attr-defined]
 
     async def _serve_accepted(self, protocol_factory: Callable[[], Any], conn: socket.socket,
-                              addr: Any, server: Any) -> None:
+                              addr: Any, server: Any, tls: tuple) -> None:
         protocol = transport = None
+        sslcontext, handshake, shutdown = tls
         try:
             protocol = protocol_factory()
             waiter = self.create_future()  # type: ignore[attr-defined]
-            transport = self._make_socket_transport(conn, protocol, waiter,
-                                                    extra={"peername": addr}, server=server)
+            extra = {"peername": addr}
+            if sslcontext:
+                tls_proto = _tls_protocol(self, protocol, sslcontext, waiter, True, None,
+                                          handshake, shutdown)
+                self._make_socket_transport(conn, tls_proto, extra=extra, server=server)
+                transport = tls_proto._app_transport
+            else:
+                transport = self._make_socket_transport(conn, protocol, waiter,
+                                                        extra=extra, server=server)
             try:
                 await waiter
             except BaseException:
@@ -465,6 +494,36 @@ class Connections:
                 if transport is not None:
                     context["transport"] = transport
                 self.call_exception_handler(context)  # type: ignore[attr-defined]
+
+    # ---- TLS upgrade ---------------------------------------------------------------
+
+    async def start_tls(self, transport: Any, protocol: Any, sslcontext: Any, *,
+                        server_side: bool = False, server_hostname: Any = None,
+                        ssl_handshake_timeout: Any = None, ssl_shutdown_timeout: Any = None) -> Any:
+        """Upgrade an existing connection to TLS (asyncio's SSLProtocol)."""
+        import ssl as ssl_module
+
+        if not isinstance(sslcontext, ssl_module.SSLContext):
+            raise TypeError(f"sslcontext is expected to be an instance of ssl.SSLContext, "
+                            f"got {sslcontext!r}")
+        if not getattr(transport, "_start_tls_compatible", False):
+            raise TypeError(f"transport {transport!r} is not supported by start_tls()")
+        waiter = self.create_future()  # type: ignore[attr-defined]
+        tls = _tls_protocol(self, protocol, sslcontext, waiter, server_side, server_hostname,
+                            ssl_handshake_timeout, ssl_shutdown_timeout, call_connection_made=False)
+        # Nothing may be read between the switch of protocols and the handshake.
+        transport.pause_reading()
+        transport.set_protocol(tls)
+        made = self.call_soon(tls.connection_made, transport)  # type: ignore[attr-defined]
+        resumed = self.call_soon(transport.resume_reading)  # type: ignore[attr-defined]
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            made.cancel()
+            resumed.cancel()
+            raise
+        return tls._app_transport
 
     # ---- loop.sendfile -----------------------------------------------------------
 

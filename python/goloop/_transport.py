@@ -34,6 +34,8 @@ def _set_result_unless_cancelled(fut: asyncio.Future, result: Any) -> None:
 class SocketTransport(_goloop.StreamCore):
     """A stream transport over a connected TCP or Unix socket."""
 
+    _start_tls_compatible = True
+
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any,
                  waiter: Optional[asyncio.Future] = None, extra: Optional[dict] = None,
                  server: Any = None) -> None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-_IO = (
-    "start_tls",
-)
+_IO: tuple[str, ...] = ()
 _SUBPROCESS = ("subprocess_exec", "subprocess_shell")
 
 MISSING: tuple[str, ...] = _IO + _SUBPROCESS
