@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 _IO: tuple[str, ...] = ()
-_SUBPROCESS = ("subprocess_exec", "subprocess_shell")
+_SUBPROCESS: tuple[str, ...] = ()
 
 MISSING: tuple[str, ...] = _IO + _SUBPROCESS
 

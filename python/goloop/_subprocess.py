@@ -1,0 +1,131 @@
+"""subprocess_exec / subprocess_shell. Children are started by Python's own
+subprocess.Popen (its C fork/exec runs no Go code between fork and exec,
+and it keeps every Popen keyword's semantics). Each child is watched with a
+pidfd (os.pidfd_open) on the Go poller: no SIGCHLD handler, and no child
+goloop did not start is ever reaped. The transport is asyncio's
+BaseSubprocessTransport, so the protocol sees asyncio's callback order."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import threading
+from asyncio import base_subprocess
+from typing import Any, Optional
+
+
+class SubprocessTransport(base_subprocess.BaseSubprocessTransport):
+    """asyncio's subprocess transport over a subprocess.Popen child."""
+
+    def _start(self, args: Any, shell: bool, stdin: Any, stdout: Any, stderr: Any,
+               bufsize: int, **kwargs: Any) -> None:
+        self._proc = subprocess.Popen(args, shell=shell, stdin=stdin, stdout=stdout,
+                                      stderr=stderr, universal_newlines=False,
+                                      bufsize=bufsize, **kwargs)
+
+
+def _exit_code(status: int) -> int:
+    return os.waitstatus_to_exitcode(status)
+
+
+class Subprocesses:
+    """Mixin of goloop.Loop: child processes."""
+
+    async def subprocess_exec(self, protocol_factory: Any, program: Any, *args: Any,
+                              stdin: Any = subprocess.PIPE, stdout: Any = subprocess.PIPE,
+                              stderr: Any = subprocess.PIPE, universal_newlines: bool = False,
+                              shell: bool = False, bufsize: int = 0, encoding: Any = None,
+                              errors: Any = None, text: Any = None, **kwargs: Any) -> tuple:
+        if universal_newlines:
+            raise ValueError("universal_newlines must be False")
+        if shell:
+            raise ValueError("shell must be False")
+        _check_binary(bufsize, text, encoding, errors)
+        protocol = protocol_factory()
+        transport = await self._spawn(protocol, (program,) + args, False, stdin, stdout,
+                                      stderr, bufsize, **kwargs)
+        return transport, protocol
+
+    async def subprocess_shell(self, protocol_factory: Any, cmd: Any, *,
+                               stdin: Any = subprocess.PIPE, stdout: Any = subprocess.PIPE,
+                               stderr: Any = subprocess.PIPE, universal_newlines: bool = False,
+                               shell: bool = True, bufsize: int = 0, encoding: Any = None,
+                               errors: Any = None, text: Any = None, **kwargs: Any) -> tuple:
+        if not isinstance(cmd, (bytes, str)):
+            raise ValueError("cmd must be a string")
+        if universal_newlines:
+            raise ValueError("universal_newlines must be False")
+        if not shell:
+            raise ValueError("shell must be True")
+        _check_binary(bufsize, text, encoding, errors)
+        protocol = protocol_factory()
+        transport = await self._spawn(protocol, cmd, True, stdin, stdout, stderr, bufsize, **kwargs)
+        return transport, protocol
+
+    async def _spawn(self, protocol: Any, args: Any, shell: bool, stdin: Any, stdout: Any,
+                     stderr: Any, bufsize: int, **kwargs: Any) -> SubprocessTransport:
+        waiter = self.create_future()  # type: ignore[attr-defined]
+        transport = SubprocessTransport(self, protocol, args, shell, stdin, stdout, stderr,
+                                        bufsize, waiter=waiter, **kwargs)
+        self._watch_child(transport)
+        try:
+            await waiter
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            transport.close()
+            await transport._wait()
+            raise
+        return transport
+
+    def _watch_child(self, transport: SubprocessTransport) -> None:
+        pid = transport.get_pid()
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self._reap_in_thread(transport, pid)
+            return
+
+        def exited() -> None:
+            removed = self._unwatch(pidfd, False)  # type: ignore[attr-defined]
+            if removed is not None:
+                removed.cancel()
+            os.close(pidfd)
+            try:
+                _, status = os.waitpid(pid, 0)
+                code = _exit_code(status)
+            except ChildProcessError:
+                code = 255  # reaped by someone else: asyncio reports 255 too
+            _report_exit(transport, code)
+
+        handle = self._make_handle(exited, (), None)  # type: ignore[attr-defined]
+        self._watch(pidfd, False, handle)  # type: ignore[attr-defined]
+
+    def _reap_in_thread(self, transport: SubprocessTransport, pid: int) -> None:
+        # Kernels without pidfd_open (< 5.3): wait for this one pid only.
+        def wait() -> None:
+            try:
+                _, status = os.waitpid(pid, 0)
+                code = _exit_code(status)
+            except ChildProcessError:
+                code = 255
+            if not self.is_closed():  # type: ignore[attr-defined]
+                self.call_soon_threadsafe(_report_exit, transport, code)  # type: ignore[attr-defined]
+
+        threading.Thread(target=wait, name=f"goloop-waitpid-{pid}", daemon=True).start()
+
+
+def _report_exit(transport: SubprocessTransport, code: int) -> None:
+    if transport._returncode is None:
+        transport._process_exited(code)
+
+
+def _check_binary(bufsize: int, text: Any, encoding: Any, errors: Any) -> None:
+    if bufsize != 0:
+        raise ValueError("bufsize must be 0")
+    if text:
+        raise ValueError("text must be False")
+    if encoding is not None:
+        raise ValueError("encoding must be None")
+    if errors is not None:
+        raise ValueError("errors must be None")
