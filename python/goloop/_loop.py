@@ -529,7 +529,7 @@ class Loop(_goloop.LoopCore, Connections, Datagrams, Pipes, Subprocesses, Resolv
     # ---- fd watchers -------------------------------------------------------
 
     def _watch_fd(self, fileobj: Any, write: bool, callback: Callable[..., Any],
-                  args: tuple[Any, ...]) -> None:
+                  args: tuple[Any, ...]) -> Any:
         fd = _file_descriptor(fileobj)
         self._check_closed()
         handle = self._make_handle(callback, args, None)
@@ -538,6 +538,7 @@ class Loop(_goloop.LoopCore, Connections, Datagrams, Pipes, Subprocesses, Resolv
         previous = self._watch(fd, write, handle)
         if previous is not None:
             previous.cancel()
+        return handle
 
     def _unwatch_fd(self, fileobj: Any, write: bool) -> bool:
         fd = _file_descriptor(fileobj)
@@ -562,6 +563,17 @@ class Loop(_goloop.LoopCore, Connections, Datagrams, Pipes, Subprocesses, Resolv
 
     def remove_writer(self, fd: Any) -> bool:
         return self._unwatch_fd(fd, True)
+
+    # The selector loop's private spellings, which some asyncio helpers
+    # (e.g. PidfdChildWatcher) call on whatever loop they are given.
+    def _add_reader(self, fd: Any, callback: Callable[..., Any], *args: Any) -> Any:
+        return self._watch_fd(fd, False, callback, args)
+
+    def _add_writer(self, fd: Any, callback: Callable[..., Any], *args: Any) -> Any:
+        return self._watch_fd(fd, True, callback, args)
+
+    _remove_reader = remove_reader
+    _remove_writer = remove_writer
 
     # ---- signal handlers ----------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import sys
 import threading
 from asyncio import base_subprocess
 from typing import Any, Optional
@@ -64,10 +65,39 @@ class Subprocesses:
 
     async def _spawn(self, protocol: Any, args: Any, shell: bool, stdin: Any, stdout: Any,
                      stderr: Any, bufsize: int, **kwargs: Any) -> SubprocessTransport:
+        watcher = _explicit_child_watcher()
+        if watcher is None:
+            transport = self._start_child(protocol, args, shell, stdin, stdout, stderr, bufsize, kwargs)
+            self._watch_child(transport)
+        else:
+            # A child watcher set through asyncio's (deprecated) API is
+            # honoured exactly as asyncio does.
+            with watcher as entered:
+                if sys.version_info < (3, 12):
+                    watcher = entered  # 3.10/3.11 use what __enter__ returns
+                if not watcher.is_active():
+                    raise RuntimeError("asyncio.get_child_watcher() is not activated, "
+                                       "subprocess support is not installed.")
+                transport = self._start_child(protocol, args, shell, stdin, stdout, stderr,
+                                              bufsize, kwargs)
+                watcher.add_child_handler(transport.get_pid(), self._child_watcher_callback, transport)
+        return await self._child_started(transport)
+
+    def _start_child(self, protocol: Any, args: Any, shell: bool, stdin: Any, stdout: Any,
+                     stderr: Any, bufsize: int, kwargs: dict) -> SubprocessTransport:
         waiter = self.create_future()  # type: ignore[attr-defined]
         transport = SubprocessTransport(self, protocol, args, shell, stdin, stdout, stderr,
                                         bufsize, waiter=waiter, **kwargs)
-        self._watch_child(transport)
+        transport._goloop_waiter = waiter
+        return transport
+
+    def _child_watcher_callback(self, pid: int, returncode: int, transport: Any) -> None:
+        if not self.is_closed():  # type: ignore[attr-defined]
+            self.call_soon_threadsafe(_report_exit, transport, returncode)  # type: ignore[attr-defined]
+
+    async def _child_started(self, transport: SubprocessTransport) -> SubprocessTransport:
+        waiter = transport._goloop_waiter
+        del transport._goloop_waiter
         try:
             await waiter
         except (SystemExit, KeyboardInterrupt):
@@ -113,6 +143,12 @@ class Subprocesses:
                 self.call_soon_threadsafe(_report_exit, transport, code)  # type: ignore[attr-defined]
 
         threading.Thread(target=wait, name=f"goloop-waitpid-{pid}", daemon=True).start()
+
+
+def _explicit_child_watcher() -> Any:
+    """The child watcher set with asyncio.set_child_watcher(), or None."""
+    policy = asyncio.get_event_loop_policy()
+    return getattr(policy, "_watcher", None)
 
 
 def _report_exit(transport: SubprocessTransport, code: int) -> None:
