@@ -4,7 +4,7 @@ goloop's engine is the Go runtime, which does not survive fork(). Contract:
 a fork after only ``import goloop`` is harmless (the runtime starts lazily);
 in a child forked after a goloop loop was created, ``goloop.new_event_loop()``
 and every method of an inherited loop raise RuntimeError mentioning "fork",
-and never hang. The parent is unaffected. (The probe below covers the
+and never hang; goloop.Policy hands out asyncio's own loop there instead. The parent is unaffected. (The probe below covers the
 methods that touch the engine: scheduling, running, I/O and close(); a
 pure clock read such as time() is not required to fail.)
 
@@ -179,7 +179,8 @@ def probe_child(inherited):
                 c.close()
         return run
     attempt("new_event_loop", goloop.new_event_loop)
-    attempt("Policy().new_event_loop", lambda: goloop.Policy().new_event_loop())
+    # (Policy().new_event_loop deliberately falls back to asyncio's loop in
+    # such a child: test_policy_in_forked_child_gives_a_working_loop.)
     attempt("call_soon", lambda: inherited.call_soon(print))
     attempt("call_soon_threadsafe", lambda: inherited.call_soon_threadsafe(print))
     attempt("call_later", lambda: inherited.call_later(1, print))
@@ -310,3 +311,41 @@ def test_fork_child_sanity_reference(run_in_subprocess, loop_kind):
     )
     assert proc.returncode == 0, proc
     assert "child ok" in proc.stdout and "CHILD exit 0" in proc.stdout, proc
+
+
+def test_policy_in_forked_child_gives_a_working_loop(run_in_subprocess, loop_kind):
+    """A worker forked after goloop's runtime started that calls asyncio.run()
+    under the goloop policy (a multiprocessing 'fork' pool, say) gets a
+    working loop: the policy falls back to asyncio's loop there, while an
+    explicit goloop.new_event_loop() still raises RuntimeError."""
+    goloop_only(loop_kind)
+    proc = run_in_subprocess(
+        snippet(WAIT_CHILD, """
+        import goloop
+        asyncio.set_event_loop_policy(goloop.Policy())
+        print("PARENT", asyncio.run(asyncio.sleep(0, result="ok")))
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                r = asyncio.run(asyncio.sleep(0.01, result="child ran"))
+                print(r)
+                try:
+                    goloop.new_event_loop()
+                except RuntimeError as exc:
+                    print("EXPLICIT", "fork" in str(exc))
+                code = 0
+            except BaseException as exc:
+                print("child error", repr(exc))
+            sys.stdout.flush()
+            os._exit(code)
+        print("CHILD", wait_child(pid))
+        """),
+        timeout=TIMEOUT,
+    )
+    assert proc.returncode == 0, proc
+    assert "PARENT ok" in proc.stdout, proc
+    assert "child ran" in proc.stdout, proc
+    assert "EXPLICIT True" in proc.stdout, proc
+    assert "CHILD exit 0" in proc.stdout, proc

@@ -44,6 +44,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'goloop' has no attribute {name!r}")
 
 
+def _forked_after_load() -> bool:
+    """True in a child forked after the Go library was loaded."""
+    ext = sys.modules.get("goloop._goloop")
+    return ext is not None and ext._forked()
+
+
 def _reset_after_fork(ref: "weakref.ReferenceType[Policy]") -> None:
     policy = ref()
     if policy is not None:
@@ -61,7 +67,12 @@ class Policy(asyncio.DefaultEventLoopPolicy):
             ref = weakref.ref(self)
             os.register_at_fork(after_in_child=lambda: _reset_after_fork(ref))
 
-    def _loop_factory(self) -> "Loop":  # type: ignore[override]
+    def _loop_factory(self) -> asyncio.AbstractEventLoop:  # type: ignore[override]
+        if _forked_after_load():
+            # The Go runtime does not survive fork(): in such a child (a
+            # multiprocessing 'fork' worker calling asyncio.run, say) the
+            # policy hands out asyncio's own loop instead of failing.
+            return asyncio.SelectorEventLoop()
         return new_event_loop()
 
 
