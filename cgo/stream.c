@@ -23,6 +23,7 @@ typedef struct {
     PyObject *sock;          /* socket.socket; NULL once connection lost */
     PyObject *protocol;
     PyObject *read_handle;   /* Handle(self._read_ready) */
+    PyObject *empty_waiter;  /* loop.sendfile: future done when drained */
     PyObject *write_handle;  /* Handle(self._write_ready) */
     char *wbuf;              /* pending output */
     Py_ssize_t whead, wlen, wcap;
@@ -42,6 +43,7 @@ static Py_ssize_t stream_offset;
 #define SD(o) ((StreamData *)((char *)(o) + stream_offset))
 
 static char read_buf[MAX_READ]; /* shared: used only with the GIL held */
+static PyObject *str_data_received; /* interned method names */
 
 static PyObject *
 call_method0(PyObject *o, const char *name)
@@ -271,12 +273,7 @@ write_precheck(PyObject *self, PyObject *data, Py_buffer *view)
         PyErr_SetString(PyExc_RuntimeError, "Cannot call write() after write_eof()");
         return -1;
     }
-    PyObject *waiter = PyObject_GetAttrString(self, "_empty_waiter");
-    if (waiter == NULL)
-        return -1;
-    int busy = waiter != Py_None;
-    Py_DECREF(waiter);
-    if (busy) {
+    if (s->empty_waiter != NULL && s->empty_waiter != Py_None) {
         PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
         return -1;
     }
@@ -514,9 +511,7 @@ read_ready_data(PyObject *self)
     PyObject *data = PyBytes_FromStringAndSize(read_buf, n);
     if (data == NULL)
         return NULL;
-    PyObject *name = PyUnicode_InternFromString("data_received");
-    PyObject *r = name ? PyObject_CallMethodOneArg(s->protocol, name, data) : NULL;
-    Py_XDECREF(name);
+    PyObject *r = PyObject_CallMethodOneArg(s->protocol, str_data_received, data);
     Py_DECREF(data);
     if (r == NULL) {
         if (is_fatal_exit())
@@ -817,7 +812,26 @@ get_protocol_attr(PyObject *self, void *c)
     return stream_get_protocol(self, NULL);
 }
 
+static PyObject *
+get_empty_waiter(PyObject *self, void *c)
+{
+    PyObject *o = SD(self)->empty_waiter ? SD(self)->empty_waiter : Py_None;
+    Py_INCREF(o);
+    return o;
+}
+
+static int
+set_empty_waiter(PyObject *self, PyObject *v, void *c)
+{
+    if (v == Py_None)
+        v = NULL;
+    Py_XINCREF(v);
+    Py_XSETREF(SD(self)->empty_waiter, v);
+    return 0;
+}
+
 static PyGetSetDef stream_getset[] = {
+    {"_empty_waiter", get_empty_waiter, set_empty_waiter, NULL, NULL},
     {"_sock", get_sock, NULL, NULL, NULL},
     {"_loop", get_loop, NULL, NULL, NULL},
     {"_protocol", get_protocol_attr, NULL, NULL, NULL},
@@ -864,6 +878,7 @@ stream_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(s->protocol);
     Py_VISIT(s->read_handle);
     Py_VISIT(s->write_handle);
+    Py_VISIT(s->empty_waiter);
     /* Python subclasses: the base (asyncio.Transport) has no dict/slots
      * that hold references besides _extra, which is never set. */
     return 0;
@@ -878,6 +893,7 @@ stream_clear(PyObject *self)
     Py_CLEAR(s->protocol);
     Py_CLEAR(s->read_handle);
     Py_CLEAR(s->write_handle);
+    Py_CLEAR(s->empty_waiter);
     return 0;
 }
 
@@ -913,6 +929,9 @@ static PyType_Slot stream_slots[] = {
 int
 goloop_stream_type_init(PyObject *module)
 {
+    if (str_data_received == NULL &&
+        (str_data_received = PyUnicode_InternFromString("data_received")) == NULL)
+        return -1;
     PyObject *transports = PyImport_ImportModule("asyncio.transports");
     if (transports == NULL)
         return -1;

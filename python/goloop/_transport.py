@@ -52,7 +52,6 @@ class SocketTransport(_goloop.StreamCore):
                 info["peername"] = None
         self._extra_info = info
         self._server = server
-        self._empty_waiter: Optional[asyncio.Future] = None
         self._init_core(loop, sock, sock.fileno(), protocol,
                         isinstance(protocol, protocols.BufferedProtocol))
         _set_nodelay(sock)
