@@ -10,12 +10,7 @@ import "unsafe"
 
 //export goloop_getaddrinfo
 func goloop_getaddrinfo(p *C.GoloopCore, fut *C.PyObject, host, port *C.char, family, typ, proto, flags C.int) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			recovered(r)
-			rc = -1
-		}
-	}()
+	defer recoverRC(&rc)
 	e, ok := engine(p)
 	if !ok {
 		return -1
@@ -27,12 +22,7 @@ func goloop_getaddrinfo(p *C.GoloopCore, fut *C.PyObject, host, port *C.char, fa
 
 //export goloop_getnameinfo
 func goloop_getnameinfo(p *C.GoloopCore, fut *C.PyObject, host, port *C.char, flowinfo, scopeID C.uint, v6, flags C.int) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			recovered(r)
-			rc = -1
-		}
-	}()
+	defer recoverRC(&rc)
 	e, ok := engine(p)
 	if !ok {
 		return -1

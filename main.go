@@ -39,9 +39,33 @@ func raise(err error) {
 	}
 }
 
-// recovered turns a panic into a Python RuntimeError; call it deferred.
+// recovered turns a panic into a Python RuntimeError.
 func recovered(r any) {
 	cgo.SetError(cgo.RuntimeError, fmt.Sprintf("goloop internal error: %v", r))
+}
+
+// The deferred guards of the exported functions (recover works because
+// each is the deferred function itself): a panic becomes a RuntimeError
+// and the function returns its error value.
+
+func recoverRC(rc *C.int) {
+	if r := recover(); r != nil {
+		recovered(r)
+		*rc = -1
+	}
+}
+
+func recoverObj(res **C.PyObject) {
+	if r := recover(); r != nil {
+		recovered(r)
+		*res = nil
+	}
+}
+
+func recoverVoid() {
+	if r := recover(); r != nil {
+		recovered(r)
+	}
 }
 
 func core(p *C.GoloopCore) cgo.Core { return cgo.CoreFrom(unsafe.Pointer(p)) }
@@ -57,12 +81,7 @@ func engine(p *C.GoloopCore) (*loop.Engine, bool) {
 
 //export goloop_engine_new
 func goloop_engine_new(p *C.GoloopCore) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			recovered(r)
-			rc = -1
-		}
-	}()
+	defer recoverRC(&rc)
 	if _, err := loop.New(core(p)); err != nil {
 		raise(err)
 		return -1
@@ -72,11 +91,7 @@ func goloop_engine_new(p *C.GoloopCore) (rc C.int) {
 
 //export goloop_engine_close
 func goloop_engine_close(p *C.GoloopCore) {
-	defer func() {
-		if r := recover(); r != nil {
-			recovered(r)
-		}
-	}()
+	defer recoverVoid()
 	if e := loop.Lookup(core(p)); e != nil {
 		e.Close()
 	}
@@ -84,12 +99,7 @@ func goloop_engine_close(p *C.GoloopCore) {
 
 //export goloop_run
 func goloop_run(p *C.GoloopCore) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			recovered(r)
-			rc = -1
-		}
-	}()
+	defer recoverRC(&rc)
 	e, ok := engine(p)
 	if !ok {
 		return -1
@@ -103,12 +113,7 @@ func goloop_run(p *C.GoloopCore) (rc C.int) {
 
 //export goloop_timer_add
 func goloop_timer_add(p *C.GoloopCore, h *C.GoloopHandle) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			recovered(r)
-			rc = -1
-		}
-	}()
+	defer recoverRC(&rc)
 	e, ok := engine(p)
 	if !ok {
 		return -1
@@ -119,12 +124,7 @@ func goloop_timer_add(p *C.GoloopCore, h *C.GoloopHandle) (rc C.int) {
 
 //export goloop_timer_count
 func goloop_timer_count(p *C.GoloopCore) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			recovered(r)
-			rc = -1
-		}
-	}()
+	defer recoverRC(&rc)
 	if e := loop.Lookup(core(p)); e != nil {
 		return C.int(e.TimerCount())
 	}
@@ -143,12 +143,7 @@ func handleResult(h cgo.Handle) *C.PyObject {
 
 //export goloop_watch
 func goloop_watch(p *C.GoloopCore, fd C.int, write C.int, h *C.GoloopHandle) (res *C.PyObject) {
-	defer func() {
-		if r := recover(); r != nil {
-			recovered(r)
-			res = nil
-		}
-	}()
+	defer recoverObj(&res)
 	e, ok := engine(p)
 	if !ok {
 		return nil
@@ -166,12 +161,7 @@ func goloop_watch(p *C.GoloopCore, fd C.int, write C.int, h *C.GoloopHandle) (re
 
 //export goloop_unwatch
 func goloop_unwatch(p *C.GoloopCore, fd C.int, write C.int) (res *C.PyObject) {
-	defer func() {
-		if r := recover(); r != nil {
-			recovered(r)
-			res = nil
-		}
-	}()
+	defer recoverObj(&res)
 	e, ok := engine(p)
 	if !ok {
 		return nil

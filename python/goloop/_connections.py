@@ -19,6 +19,7 @@ import sys
 from asyncio import sslproto, staggered, trsock
 from typing import Any, Callable, Iterable, Optional
 
+from ._fdwatch import wait_connected
 from ._transport import SocketTransport
 
 logger = logging.getLogger("asyncio")
@@ -126,11 +127,7 @@ class Connections:
             transport = tls._app_transport
         else:
             transport = self._make_socket_transport(sock, protocol, waiter)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            raise
+        await wait_connected(transport, waiter)
         return transport, protocol
 
     async def _connect_one(self, errors: list, info: tuple, local_infos: Optional[list]) -> socket.socket:
@@ -524,28 +521,3 @@ class Connections:
             resumed.cancel()
             raise
         return tls._app_transport
-
-    # ---- loop.sendfile -----------------------------------------------------------
-
-    async def sendfile(self, transport: Any, file: Any, offset: int = 0,
-                       count: Optional[int] = None, *, fallback: bool = True) -> int:
-        if transport.is_closing():
-            raise RuntimeError("Transport is closing")
-        if not isinstance(transport, SocketTransport):
-            if not fallback:
-                raise asyncio.SendfileNotAvailableError(
-                    f"fallback is disabled and native sendfile is not supported for transport {transport!r}")
-            raise NotImplementedError("goloop: sendfile() fallback for this transport type")
-        from ._sockets import _check_sendfile_args
-
-        _check_sendfile_args(transport._sock, file, offset, count)
-        resume = transport.is_reading()
-        transport.pause_reading()
-        await transport._make_empty_waiter()
-        try:
-            return await self.sock_sendfile(transport._sock, file, offset, count,  # type: ignore[attr-defined]
-                                            fallback=fallback)
-        finally:
-            transport._reset_empty_waiter()
-            if resume:
-                transport.resume_reading()

@@ -15,6 +15,7 @@ from asyncio import trsock
 from typing import Any, Optional
 
 from ._connections import _reuse_port
+from ._fdwatch import FdWatching, set_result_unless_cancelled, wait_connected
 
 logger = logging.getLogger("asyncio")
 
@@ -24,7 +25,7 @@ _SEND_EMPTY = sys.version_info >= (3, 13)  # 3.13 sends empty datagrams
 _UNSET = object()
 
 
-class DatagramTransport(asyncio.transports._FlowControlMixin, asyncio.DatagramTransport):
+class DatagramTransport(FdWatching, asyncio.transports._FlowControlMixin, asyncio.DatagramTransport):
     """A datagram transport over a non-blocking SOCK_DGRAM socket."""
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any, address: Any = None,
@@ -41,7 +42,7 @@ class DatagramTransport(asyncio.transports._FlowControlMixin, asyncio.DatagramTr
             except OSError:
                 self._extra["peername"] = None
         self._sock = sock
-        self._sock_fd = sock.fileno()
+        self._sock_fd = self._watched_fd = sock.fileno()
         self._protocol = protocol
         self._address = address
         self._buffer: collections.deque = collections.deque()
@@ -52,22 +53,7 @@ class DatagramTransport(asyncio.transports._FlowControlMixin, asyncio.DatagramTr
         loop.call_soon(protocol.connection_made, self)
         loop.call_soon(self._start_reading)
         if waiter is not None:
-            loop.call_soon(_set_result_unless_cancelled, waiter, None)
-
-    # ---- poller registration ----------------------------------------------
-
-    def _watch(self, write: bool, callback: Any) -> None:
-        handle = self._loop._make_handle(callback, (), None)
-        previous = self._loop._watch(self._sock_fd, write, handle)
-        if previous is not None:
-            previous.cancel()
-
-    def _unwatch(self, write: bool) -> None:
-        if self._loop is None or self._loop.is_closed():
-            return
-        previous = self._loop._unwatch(self._sock_fd, write)
-        if previous is not None:
-            previous.cancel()
+            loop.call_soon(set_result_unless_cancelled, waiter, None)
 
     def _start_reading(self) -> None:
         if not self._closing and not self._conn_lost:
@@ -126,10 +112,7 @@ class DatagramTransport(asyncio.transports._FlowControlMixin, asyncio.DatagramTr
             return
         if not self._buffer:
             try:
-                if self._extra["peername"]:
-                    self._sock.send(data)
-                else:
-                    self._sock.sendto(data, addr)
+                self._send_one(data, addr)
                 return
             except (BlockingIOError, InterruptedError):
                 self._watch(True, self._sendto_ready)
@@ -144,6 +127,12 @@ class DatagramTransport(asyncio.transports._FlowControlMixin, asyncio.DatagramTr
         self._buffer.append((bytes(data), addr))  # a copy: the caller may reuse it
         self._buffer_size += len(data)
         self._maybe_pause_protocol()
+
+    def _send_one(self, data: Any, addr: Any) -> None:
+        if self._extra["peername"]:
+            self._sock.send(data)
+        else:
+            self._sock.sendto(data, addr)
 
     # ---- readiness callbacks -------------------------------------------------
 
@@ -168,10 +157,7 @@ class DatagramTransport(asyncio.transports._FlowControlMixin, asyncio.DatagramTr
             data, addr = self._buffer.popleft()
             self._buffer_size -= len(data)
             try:
-                if self._extra["peername"]:
-                    self._sock.send(data)
-                else:
-                    self._sock.sendto(data, addr)
+                self._send_one(data, addr)
             except (BlockingIOError, InterruptedError):
                 self._buffer.appendleft((data, addr))
                 self._buffer_size += len(data)
@@ -231,11 +217,6 @@ class DatagramTransport(asyncio.transports._FlowControlMixin, asyncio.DatagramTr
         if getattr(self, "_sock", None) is not None:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             self._sock.close()
-
-
-def _set_result_unless_cancelled(fut: asyncio.Future, result: Any) -> None:
-    if not fut.cancelled():
-        fut.set_result(result)
 
 
 class Datagrams:
@@ -302,11 +283,7 @@ class Datagrams:
         protocol = protocol_factory()
         waiter = self.create_future()  # type: ignore[attr-defined]
         transport = DatagramTransport(self, sock, protocol, r_addr, waiter)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            raise
+        await wait_connected(transport, waiter)
         return transport, protocol
 
     async def _datagram_address_pairs(self, local_addr: Any, remote_addr: Any, family: int,

@@ -31,6 +31,7 @@ from ._connections import Connections
 from ._pipes import Pipes
 from ._datagram import Datagrams
 from ._subprocess import Subprocesses
+from ._sendfile import TransportSendfile
 from ._unimplemented import UnimplementedIO
 
 logger = logging.getLogger("asyncio")
@@ -73,7 +74,7 @@ def _file_descriptor(fileobj: Any) -> int:
     return fd
 
 
-class Loop(_goloop.LoopCore, Connections, Datagrams, Pipes, Subprocesses, Resolver, SocketOps, UnimplementedIO, asyncio.AbstractEventLoop):
+class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes, Subprocesses, Resolver, SocketOps, UnimplementedIO, asyncio.AbstractEventLoop):
     """An asyncio event loop running on goloop's Go engine."""
 
     def __init__(self) -> None:

@@ -12,13 +12,15 @@ import stat
 import warnings
 from typing import Any, Optional
 
+from ._fdwatch import FdWatching, set_result_unless_cancelled, wait_connected
+
 logger = logging.getLogger("asyncio")
 
 MAX_READ = 256 * 1024
 CONN_LOST_LOG_THRESHOLD = 5
 
 
-class _PipeTransportBase:
+class _PipeTransportBase(FdWatching):
     """What both pipe transports share: the fd, its watchers, closing."""
 
     _pipe: Any
@@ -32,21 +34,8 @@ class _PipeTransportBase:
         self._pipe = pipe
         self._protocol = protocol
         self._closing = False
-        self._fileno = pipe.fileno()
+        self._fileno = self._watched_fd = pipe.fileno()
         return os.fstat(self._fileno).st_mode
-
-    def _watch(self, write: bool, callback: Any) -> None:
-        handle = self._loop._make_handle(callback, (), None)
-        previous = self._loop._watch(self._fileno, write, handle)
-        if previous is not None:
-            previous.cancel()
-
-    def _unwatch(self, write: bool) -> None:
-        if self._loop is None or self._loop.is_closed():
-            return
-        previous = self._loop._unwatch(self._fileno, write)
-        if previous is not None:
-            previous.cancel()
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._extra.get(name, default)
@@ -116,7 +105,7 @@ class ReadPipeTransport(_PipeTransportBase, asyncio.ReadTransport):
         loop.call_soon(protocol.connection_made, self)
         loop.call_soon(self._start_reading)
         if waiter is not None:
-            loop.call_soon(_set_result_unless_cancelled, waiter, None)
+            loop.call_soon(set_result_unless_cancelled, waiter, None)
 
     def _start_reading(self) -> None:
         if not self._closing and not self._paused:
@@ -185,7 +174,7 @@ class WritePipeTransport(_PipeTransportBase, asyncio.transports._FlowControlMixi
         if is_socket or stat.S_ISFIFO(mode):
             loop.call_soon(self._watch, False, self._peer_closed)
         if waiter is not None:
-            loop.call_soon(_set_result_unless_cancelled, waiter, None)
+            loop.call_soon(set_result_unless_cancelled, waiter, None)
 
     def get_write_buffer_size(self) -> int:
         return len(self._buffer)
@@ -275,32 +264,18 @@ class WritePipeTransport(_PipeTransportBase, asyncio.transports._FlowControlMixi
         self._loop.call_soon(self._call_connection_lost, exc)
 
 
-def _set_result_unless_cancelled(fut: asyncio.Future, result: Any) -> None:
-    if not fut.cancelled():
-        fut.set_result(result)
-
-
 class Pipes:
     """Mixin of goloop.Loop: connect_read_pipe / connect_write_pipe."""
 
     async def connect_read_pipe(self, protocol_factory: Any, pipe: Any) -> tuple:
-        protocol = protocol_factory()
-        waiter = self.create_future()  # type: ignore[attr-defined]
-        transport = ReadPipeTransport(self, pipe, protocol, waiter)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            raise
-        return transport, protocol
+        return await self._connect_pipe(ReadPipeTransport, protocol_factory, pipe)
 
     async def connect_write_pipe(self, protocol_factory: Any, pipe: Any) -> tuple:
+        return await self._connect_pipe(WritePipeTransport, protocol_factory, pipe)
+
+    async def _connect_pipe(self, transport_type: Any, protocol_factory: Any, pipe: Any) -> tuple:
         protocol = protocol_factory()
         waiter = self.create_future()  # type: ignore[attr-defined]
-        transport = WritePipeTransport(self, pipe, protocol, waiter)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            raise
+        transport = transport_type(self, pipe, protocol, waiter)
+        await wait_connected(transport, waiter)
         return transport, protocol

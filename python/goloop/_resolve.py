@@ -13,7 +13,7 @@ def _host_arg(host: Any) -> bytes | None:
         return None
     if isinstance(host, str):
         return host.encode("idna")
-    if isinstance(host, (bytes, bytearray)):
+    if isinstance(host, bytes):
         return bytes(host)
     raise TypeError("getaddrinfo() argument 1 must be string or None")
 
@@ -21,11 +21,11 @@ def _host_arg(host: Any) -> bytes | None:
 def _port_arg(port: Any) -> bytes | None:
     if port is None:
         return None
-    if isinstance(port, int):
-        return str(int(port)).encode()
+    if type(port) is int:  # exactly int, as the socket module checks (not bool)
+        return str(port).encode()
     if isinstance(port, str):
         return port.encode("utf-8")
-    if isinstance(port, (bytes, bytearray)):
+    if isinstance(port, bytes):
         return bytes(port)
     raise OSError("Int or String expected")
 

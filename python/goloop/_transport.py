@@ -9,7 +9,7 @@ import logging
 import socket
 import sys
 import warnings
-from asyncio import protocols, trsock
+from asyncio import constants, protocols, trsock
 from typing import Any, Optional
 
 from . import _goloop
@@ -35,6 +35,7 @@ class SocketTransport(_goloop.StreamCore):
     """A stream transport over a connected TCP or Unix socket."""
 
     _start_tls_compatible = True
+    _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any,
                  waiter: Optional[asyncio.Future] = None, extra: Optional[dict] = None,
