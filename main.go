@@ -173,3 +173,14 @@ func goloop_unwatch(p *C.GoloopCore, fd C.int, write C.int) (res *C.PyObject) {
 	}
 	return handleResult(prev)
 }
+
+//export goloop_selftest_panic
+func goloop_selftest_panic() (rc C.int) {
+	defer recoverRC(&rc)
+	// Proves the guard: tests call this and expect a RuntimeError, not an
+	// aborted interpreter.
+	var empty []int
+	i := len(empty)
+	return C.int(empty[i]) // index out of range
+
+}

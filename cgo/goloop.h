@@ -125,6 +125,7 @@ extern PyObject *goloop_watch(GoloopCore *core, int fd, int write,
                               GoloopHandle *h);
 extern PyObject *goloop_unwatch(GoloopCore *core, int fd, int write);
 extern int goloop_timer_count(GoloopCore *core);
+extern int goloop_selftest_panic(void);
 extern int goloop_getaddrinfo(GoloopCore *core, PyObject *fut, char *host,
                               char *port, int family, int type, int proto,
                               int flags);

@@ -56,7 +56,19 @@ forked(PyObject *m, PyObject *unused)
     return PyBool_FromLong(goloop_forked);
 }
 
+static PyObject *
+selftest_panic(PyObject *m, PyObject *unused)
+{
+    if (goloop_check_fork() < 0)
+        return NULL;
+    if (goloop_selftest_panic() < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_selftest_panic", selftest_panic, METH_NOARGS,
+     "Run Go code that panics: must raise RuntimeError (tests the guard)."},
     {"_set_helpers", set_helpers, METH_VARARGS, NULL},
     {"_forked", forked, METH_NOARGS, "True in a child forked after load."},
     {NULL}

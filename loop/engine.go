@@ -69,12 +69,7 @@ func New(core cgo.Core) (*Engine, error) {
 			return nil, err
 		}
 	}
-	registryMu.Lock()
-	nextID++
-	id := nextID
-	registry[id] = e
-	registryMu.Unlock()
-	core.SetID(id)
+	core.SetID(register(e))
 	core.SetFDs(e.wakeFD, e.sigW)
 	return e, nil
 }
@@ -86,9 +81,22 @@ func Lookup(core cgo.Core) *Engine {
 		return nil
 	}
 	registryMu.Lock()
-	e := registry[id]
-	registryMu.Unlock()
-	return e
+	defer registryMu.Unlock()
+	return registry[id]
+}
+
+func register(e *Engine) uint64 {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	nextID++
+	registry[nextID] = e
+	return nextID
+}
+
+func unregister(id uint64) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	delete(registry, id)
 }
 
 func (e *Engine) closeFDs() {
@@ -103,9 +111,7 @@ func (e *Engine) closeFDs() {
 // Close drops every timer and watcher reference and closes the engine's
 // fds. It needs the GIL (it releases Python references).
 func (e *Engine) Close() {
-	registryMu.Lock()
-	delete(registry, e.core.ID())
-	registryMu.Unlock()
+	unregister(e.core.ID())
 	e.core.SetID(0)
 	e.core.SetFDs(-1, -1)
 	e.closeJobs()
