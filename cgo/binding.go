@@ -58,6 +58,33 @@ func (c Core) PushReady(h Handle) bool {
 	return C.goloop_ready_push(c.p, h.p) == 0
 }
 
+// ReadyBatch collects handles to append to the ready queue in one C call.
+type ReadyBatch struct{ ptrs []*C.PyObject }
+
+// Add queues h.
+func (b *ReadyBatch) Add(h Handle) { b.ptrs = append(b.ptrs, h.p) }
+
+// Len is the number of queued handles.
+func (b *ReadyBatch) Len() int { return len(b.ptrs) }
+
+// Flush appends the batch to the core's ready queue. incref: take new
+// references (fd watchers keep theirs); else the batch's references are
+// handed over (timers leaving the heap). false: a Python error is set.
+func (c Core) Flush(b *ReadyBatch, incref bool) bool {
+	n := len(b.ptrs)
+	if n == 0 {
+		return true
+	}
+	inc := C.int(0)
+	if incref {
+		inc = 1
+	}
+	ok := C.goloop_ready_push_batch(c.p, &b.ptrs[0], C.int(n), inc) == 0
+	clear(b.ptrs)
+	b.ptrs = b.ptrs[:0]
+	return ok
+}
+
 // Wait runs epoll_wait on the loop thread, releasing the GIL when
 // timeoutMs != 0. events points to a buffer of maxEvents epoll_event.
 func (c Core) Wait(epfd int, events unsafe.Pointer, maxEvents, timeoutMs int) (int, int) {

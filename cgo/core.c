@@ -43,6 +43,25 @@ goloop_ready_push(GoloopCore *core, PyObject *h)
     return 0;
 }
 
+/* Appends n handles; incref: take new references (fd watchers keep
+ * theirs) or hand over the caller's (timers leaving the heap). */
+int
+goloop_ready_push_batch(GoloopCore *core, PyObject **hs, int n, int incref)
+{
+    for (int i = 0; i < n; i++) {
+        if (incref)
+            Py_INCREF(hs[i]);
+        if (goloop_ready_push(core, hs[i]) < 0) {
+            /* push dropped hs[i]'s reference; drop the rest we own */
+            for (int j = i + 1; j < n; j++)
+                if (!incref)
+                    Py_DECREF(hs[j]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *
 ready_pop(GoloopCore *core)
 {

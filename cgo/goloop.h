@@ -67,6 +67,7 @@ typedef struct {
 extern PyTypeObject GoloopCore_Type;
 
 int goloop_ready_push(GoloopCore *core, PyObject *h); /* steals h */
+int goloop_ready_push_batch(GoloopCore *core, PyObject **hs, int n, int incref);
 /* Runs the ready callbacks present at entry. -1 with an exception set
  * when one must propagate (SystemExit, KeyboardInterrupt). */
 int goloop_run_ready(GoloopCore *core);

@@ -29,6 +29,8 @@ type Engine struct {
 	events   []unix.EpollEvent
 	buf      []byte
 	jobs     map[*job]struct{} // started, not yet settled (loop thread)
+	batch    cgo.ReadyBatch    // handles on their way to the ready queue
+	drop     []cgo.Handle      // cancelled watchers to release after a flush
 	jobq     jobQueue
 }
 

@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"goloop/cgo"
 )
 
 const (
@@ -72,13 +74,18 @@ func (e *Engine) runOnce() error {
 	if err := e.runCompletions(); err != nil {
 		return err
 	}
-	e.queueDueTimers()
+	if err := e.queueDueTimers(); err != nil {
+		return err
+	}
 	if !e.core.RunReady() {
 		return ErrPython
 	}
 	return nil
 }
 
+// processEvents queues the callbacks of ready fds. Handles are collected
+// and appended to the ready queue in one C call (new references: the
+// watchers keep theirs).
 func (e *Engine) processEvents(n int) error {
 	for i := 0; i < n; i++ {
 		ev := e.events[i]
@@ -87,6 +94,12 @@ func (e *Engine) processEvents(n int) error {
 		case e.wakeFD:
 			rawRead(fd, e.buf[:8])
 		case e.sigR:
+			// Keep asyncio's order: what is already due goes first.
+			ok := e.core.Flush(&e.batch, true)
+			e.dropCancelled()
+			if !ok {
+				return ErrPython
+			}
 			if err := e.readSignals(); err != nil {
 				return err
 			}
@@ -96,40 +109,41 @@ func (e *Engine) processEvents(n int) error {
 				continue
 			}
 			if ev.Events&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP) != 0 && !w.reader.Nil() {
-				if err := e.queueWatcher(fd, false); err != nil {
-					return err
-				}
+				e.queueWatcher(fd, false, w.reader)
 			}
-			// The reader callback above has not run yet: w is still current.
 			if ev.Events&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 && !w.writer.Nil() {
-				if err := e.queueWatcher(fd, true); err != nil {
-					return err
-				}
+				e.queueWatcher(fd, true, w.writer)
 			}
 		}
+	}
+	ok := e.core.Flush(&e.batch, true)
+	e.dropCancelled()
+	if !ok {
+		return ErrPython
 	}
 	return nil
 }
 
-// queueWatcher puts an fd callback on the ready queue, or drops the
-// watcher when its handle was cancelled (as asyncio does).
-func (e *Engine) queueWatcher(fd int, write bool) error {
-	w := e.watchers[fd]
-	hd := w.reader
-	if write {
-		hd = w.writer
-	}
-	if hd.Cancelled() {
+// queueWatcher adds an fd callback to the batch, or drops the watcher
+// when its handle was cancelled (as asyncio does). The batch holds no
+// references until flushed, so no Python code may run before then: the
+// dropped handles are released after the flush.
+func (e *Engine) queueWatcher(fd int, write bool, h cgo.Handle) {
+	if h.Cancelled() {
 		if old, _ := e.Unwatch(fd, write); !old.Nil() {
-			old.DecRef()
+			e.drop = append(e.drop, old)
 		}
-		return nil
+		return
 	}
-	hd.IncRef()
-	if !e.core.PushReady(hd) {
-		return ErrPython
+	e.batch.Add(h)
+}
+
+func (e *Engine) dropCancelled() {
+	for i, h := range e.drop {
+		e.drop[i] = cgo.Handle{}
+		h.DecRef()
 	}
-	return nil
+	e.drop = e.drop[:0]
 }
 
 // readSignals drains the signal pipe and hands the numbers to Python.
@@ -151,7 +165,9 @@ func (e *Engine) readSignals() error {
 	return nil
 }
 
-func (e *Engine) queueDueTimers() {
+// queueDueTimers moves due timers to the ready queue, handing over the
+// heap's references in one C call.
+func (e *Engine) queueDueTimers() error {
 	end := now() + clockResolution
 	for len(e.timers) > 0 && e.timers[0].when < end {
 		t := e.timers.pop()
@@ -161,10 +177,12 @@ func (e *Engine) queueDueTimers() {
 			t.h.DecRef()
 			continue
 		}
-		if !e.core.PushReady(t.h) {
-			return // out of memory: the error surfaces on the next call
-		}
+		e.batch.Add(t.h)
 	}
+	if !e.core.Flush(&e.batch, false) {
+		return ErrPython
+	}
+	return nil
 }
 
 // purgeCancelledTimers removes cancelled timers: all of them when they
