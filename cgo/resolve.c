@@ -109,10 +109,12 @@ goloop_gai_free(struct addrinfo *res)
         freeaddrinfo(res);
 }
 
+#define GNI_MULTIPLE 1001  /* sockaddr resolved to multiple addresses */
+#define GNI_FAMILY 1002    /* a 4-tuple for an IPv4 address */
+
 /* getnameinfo of a numeric host/port (resolved to exactly one address
  * first, like socket.getnameinfo). Results go to hbuf/sbuf. Returns 0, a
- * gai code, or -1 (sockaddr resolved to multiple addresses) / -2 (family
- * mismatch). */
+ * gai code, or GNI_MULTIPLE / GNI_FAMILY. */
 int
 goloop_gni(const char *host, const char *port, unsigned flowinfo,
            unsigned scope_id, int v6, int flags, char *hbuf, int hlen,
@@ -131,7 +133,7 @@ goloop_gni(const char *host, const char *port, unsigned flowinfo,
     }
     if (res->ai_next != NULL) {
         freeaddrinfo(res);
-        return -1;
+        return GNI_MULTIPLE;
     }
     if (res->ai_family == AF_INET6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)res->ai_addr;
@@ -139,7 +141,7 @@ goloop_gni(const char *host, const char *port, unsigned flowinfo,
         a->sin6_scope_id = scope_id;
     } else if (v6) {
         freeaddrinfo(res);
-        return -2;
+        return GNI_FAMILY;
     }
     errno = 0;
     code = getnameinfo(res->ai_addr, res->ai_addrlen, hbuf, hlen, sbuf, slen, flags);
@@ -151,11 +153,11 @@ goloop_gni(const char *host, const char *port, unsigned flowinfo,
 PyObject *
 goloop_gni_finish(int code, int err_no, const char *hbuf, const char *sbuf)
 {
-    if (code == -1) {
+    if (code == GNI_MULTIPLE) {
         PyErr_SetString(PyExc_OSError, "sockaddr resolved to multiple addresses");
         return NULL;
     }
-    if (code == -2) {
+    if (code == GNI_FAMILY) {
         PyErr_SetString(PyExc_OSError, "IPv4 sockaddr must be 2 tuple");
         return NULL;
     }

@@ -277,8 +277,14 @@ write_precheck(PyObject *self, PyObject *data, Py_buffer *view)
         PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
         return -1;
     }
-    if (PyObject_GetBuffer(data, view, PyBUF_SIMPLE) < 0)
-        return -1;
+    if (PyObject_GetBuffer(data, view, PyBUF_SIMPLE) < 0) {
+        /* e.g. a non-contiguous memoryview: asyncio's send() fails on it,
+         * which is a fatal write error, not an exception from write(). */
+        if (!PyErr_ExceptionMatches(PyExc_BufferError))
+            return -1;
+        fatal_error(self, "Fatal write error on socket transport");
+        return 0;
+    }
     if (view->len == 0) {
         PyBuffer_Release(view);
         return 0;

@@ -46,6 +46,8 @@ def _tls_protocol(loop: Any, app_protocol: Any, sslcontext: Any, waiter: Any, se
 
 
 def _check_ssl_args(ssl: Any, server_hostname: Any, handshake: Any, shutdown: Any) -> None:
+    if shutdown is not None and not _PY311:
+        raise TypeError("got an unexpected keyword argument 'ssl_shutdown_timeout'")
     if server_hostname is not None and not ssl:
         raise ValueError("server_hostname is only meaningful with ssl")
     if handshake is not None and not ssl:
@@ -152,7 +154,7 @@ class Connections:
                 else:
                     if mine:
                         raise mine.pop()
-                    raise OSError(f"no matching local address with family={family} found")
+                    raise OSError(f"no matching local address with {family=} found")
             await self.sock_connect(sock, address)  # type: ignore[attr-defined]
             return sock
         except OSError as exc:

@@ -240,7 +240,8 @@ class Datagrams:
         r_addr = None
         if sock is not None:
             if sock.type != socket.SOCK_DGRAM:
-                raise ValueError(f"A UDP Socket was expected, got {sock!r}")
+                kind = "datagram socket" if sys.version_info >= (3, 13) else "UDP Socket"
+                raise ValueError(f"A {kind} was expected, got {sock!r}")
             if local_addr or remote_addr or family or proto or flags or reuse_port or allow_broadcast:
                 opts = dict(local_addr=local_addr, remote_addr=remote_addr, family=family,
                             proto=proto, flags=flags, reuse_port=reuse_port,
@@ -311,6 +312,8 @@ class Datagrams:
             if addr is None:
                 continue
             if not (isinstance(addr, tuple) and len(addr) == 2):
+                if sys.version_info < (3, 11):
+                    raise AssertionError("2-tuple is expected")  # 3.10 asserted
                 raise TypeError("2-tuple is expected")
             infos = await self._resolve(addr, family=family, type=socket.SOCK_DGRAM,  # type: ignore[attr-defined]
                                         proto=proto, flags=flags)

@@ -86,6 +86,9 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes, S
         self._asyncgens: "weakref.WeakSet[Any]" = weakref.WeakSet()
         self._asyncgens_shutdown_called = False
         self._signal_handlers: dict[int, Any] = {}
+        # fd -> the live socket transport that owns it (asyncio refuses fd
+        # watchers and sock_* calls on those).
+        self._transports: "weakref.WeakValueDictionary[int, Any]" = weakref.WeakValueDictionary()
         self._current_handle: Any = None
         self._origin_tracking_depth: Optional[int] = None
         self._outer_wakeup_fd = -1
@@ -551,18 +554,33 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes, S
         previous.cancel()
         return True
 
+    def _ensure_fd_no_transport(self, fd: Any) -> None:
+        fileno = fd
+        if not isinstance(fileno, int):
+            try:
+                fileno = int(fileno.fileno())
+            except (AttributeError, TypeError, ValueError):
+                raise ValueError(f"Invalid file object: {fd!r}") from None
+        transport = self._transports.get(fileno)
+        if transport is not None and not transport.is_closing():
+            raise RuntimeError(f"File descriptor {fd!r} is used by transport {transport!r}")
+
     def add_reader(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        self._ensure_fd_no_transport(fd)
         self._check_closed()
         self._watch_fd(fd, False, callback, args)
 
     def remove_reader(self, fd: Any) -> bool:
+        self._ensure_fd_no_transport(fd)
         return self._unwatch_fd(fd, False)
 
     def add_writer(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        self._ensure_fd_no_transport(fd)
         self._check_closed()
         self._watch_fd(fd, True, callback, args)
 
     def remove_writer(self, fd: Any) -> bool:
+        self._ensure_fd_no_transport(fd)
         return self._unwatch_fd(fd, True)
 
     # The selector loop's private spellings, which some asyncio helpers
@@ -573,8 +591,11 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes, S
     def _add_writer(self, fd: Any, callback: Callable[..., Any], *args: Any) -> Any:
         return self._watch_fd(fd, True, callback, args)
 
-    _remove_reader = remove_reader
-    _remove_writer = remove_writer
+    def _remove_reader(self, fd: Any) -> bool:
+        return self._unwatch_fd(fd, False)
+
+    def _remove_writer(self, fd: Any) -> bool:
+        return self._unwatch_fd(fd, True)
 
     # ---- signal handlers ----------------------------------------------------
 

@@ -4,7 +4,9 @@ in Go (a goroutine calling libc, no Python thread pool) and settles a
 future on the loop thread."""
 from __future__ import annotations
 
+import operator
 import socket
+import sys
 from typing import Any
 
 
@@ -22,6 +24,8 @@ def _port_arg(port: Any) -> bytes | None:
     if port is None:
         return None
     if type(port) is int:  # exactly int, as the socket module checks (not bool)
+        if sys.version_info < (3, 12) and not -(2**63) <= port < 2**63:
+            raise OverflowError("Python int too large to convert to C long")
         return str(port).encode()
     if isinstance(port, str):
         return port.encode("utf-8")
@@ -52,17 +56,13 @@ class Resolver:
 
     async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> tuple[str, str]:
         self._check_closed()  # type: ignore[attr-defined]
-        if not isinstance(sockaddr, tuple):
-            raise TypeError("getnameinfo() argument 1 must be a tuple")
-        if not 2 <= len(sockaddr) <= 4:
-            raise TypeError("getnameinfo(): illegal sockaddr argument")
+        flags = operator.index(flags)
+        # The socket module's own parsing checks the arguments, with its
+        # exact errors; numeric-only, it does no lookup and cannot block.
+        socket.getnameinfo(sockaddr, socket.NI_NUMERICHOST | socket.NI_NUMERICSERV)
         host, port, *rest = sockaddr
-        if not isinstance(host, str) or not isinstance(port, int):
-            raise TypeError("getnameinfo(): illegal sockaddr argument")
         flowinfo = int(rest[0]) if rest else 0
         scope_id = int(rest[1]) if len(rest) > 1 else 0
-        if not 0 <= flowinfo <= 0xFFFFF:
-            raise OverflowError("getnameinfo(): flowinfo must be 0-1048575.")
         fut = self.create_future()  # type: ignore[attr-defined]
         self._getnameinfo(fut, host, str(port), flowinfo, scope_id,  # type: ignore[attr-defined]
                           len(sockaddr) > 2, int(flags))

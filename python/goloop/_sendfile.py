@@ -91,16 +91,22 @@ class TransportSendfile:
 
     async def _sendfile_on_socket(self, transport: Any, file: Any, offset: int,
                                   count: Optional[int]) -> int:
+        # The socket is lent to sock_sendfile: it is the transport's no more
+        # until the file is sent.
+        fd = transport._sock_fd
+        self._transports.pop(fd, None)  # type: ignore[attr-defined]
         resume = transport.is_reading()
         transport.pause_reading()
-        await transport._make_empty_waiter()
         try:
+            await transport._make_empty_waiter()
             return await self.sock_sendfile(transport._sock, file, offset, count,  # type: ignore[attr-defined]
                                             fallback=False)
         finally:
             transport._reset_empty_waiter()
             if resume:
                 transport.resume_reading()
+            if transport._sock is not None:
+                self._transports[fd] = transport  # type: ignore[attr-defined]
 
     async def _sendfile_copy(self, transport: Any, file: Any, offset: int,
                              count: Optional[int]) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from typing import Any
 
 try:
@@ -42,6 +43,7 @@ class SocketOps:
     def _fd_ready(self, fd: int, write: bool) -> Any:
         """A future done when fd is readable (or writable): a one-shot
         watcher, removed when the future completes or is cancelled."""
+        self._ensure_fd_no_transport(fd)  # type: ignore[attr-defined]
         fut = self.create_future()  # type: ignore[attr-defined]
         handle = self._make_handle(_settle_ready, (fut,), None)  # type: ignore[attr-defined]
         previous = self._watch(fd, write, handle)  # type: ignore[attr-defined]
@@ -153,6 +155,9 @@ class SocketOps:
                 continue
             conn.setblocking(False)
             return conn, address
+
+    if sys.version_info < (3, 11):  # these three arrived in 3.11
+        del sock_recvfrom, sock_recvfrom_into, sock_sendto
 
     async def sock_sendfile(self, sock: socket.socket, file: Any, offset: int = 0,
                             count: int | None = None, *, fallback: bool = True) -> int:

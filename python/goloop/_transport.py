@@ -52,7 +52,7 @@ class SocketTransport(_goloop.StreamCore):
             except OSError:
                 info["peername"] = None
         self._extra_info = info
-        self._server = server
+        self._server = None  # set once attached: only then may it detach
         self._init_core(loop, sock, sock.fileno(), protocol,
                         isinstance(protocol, protocols.BufferedProtocol))
         _set_nodelay(sock)
@@ -61,6 +61,8 @@ class SocketTransport(_goloop.StreamCore):
                 server._attach(self)
             else:
                 server._attach()
+            self._server = server
+        loop._transports[self._sock_fd] = self
         loop.call_soon(protocol.connection_made, self)
         loop.call_soon(self._start_reading)
         if waiter is not None:
@@ -87,10 +89,11 @@ class SocketTransport(_goloop.StreamCore):
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             self._release_core()
             sock.close()
+            # asyncio detaches from the server here only since 3.13.
             server = self._server
-            if server is not None:
+            if server is not None and _PY313:
                 self._server = None
-                server._detach(self) if _PY313 else server._detach()
+                server._detach(self)
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._extra_info.get(name, default)
@@ -152,7 +155,11 @@ class SocketTransport(_goloop.StreamCore):
             if protocol is not None:
                 protocol.connection_lost(exc)
         finally:
+            loop = self._loop
+            fd = self._sock_fd
             sock = self._release_core()
+            if loop is not None and loop._transports.get(fd) is self:
+                del loop._transports[fd]
             if sock is not None:
                 sock.close()
             server = self._server
