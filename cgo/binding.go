@@ -43,6 +43,10 @@ func (c Core) SetFDs(wake, signal int) {
 	c.p.signal_fd = C.int(signal)
 }
 
+// WakeDrained clears the "wake-up pending" flag after the eventfd was
+// drained, so the next call_soon_threadsafe writes it again.
+func (c Core) WakeDrained() { c.p.wake_pending = 0 }
+
 // TimersCancelled is the number of cancelled timers still in the heap.
 func (c Core) TimersCancelled() int { return int(c.p.timers_cancelled) }
 

@@ -230,7 +230,10 @@ schedule_soon(GoloopCore *core, const char *name, PyObject *const *args,
         Py_DECREF(h);
         return NULL;
     }
-    if (threadsafe && core->polling && core->wake_fd >= 0) {
+    /* One wake-up write per wait: later callers see wake_pending and
+     * skip the syscall; the engine clears it when it drains the fd. */
+    if (threadsafe && core->polling && !core->wake_pending && core->wake_fd >= 0) {
+        core->wake_pending = 1;
         uint64_t one = 1;
         ssize_t w;
         do {
@@ -563,6 +566,13 @@ static PyMethodDef core_methods[] = {
     {NULL}
 };
 
+/* __dict__ of instances: Python classes in the MRO (AbstractEventLoop)
+ * have a __dict__ descriptor tied to their own layout. */
+static PyGetSetDef core_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL}
+};
+
 static PyMemberDef core_members[] = {
     {"_debug", T_INT, offsetof(GoloopCore, debug), 0, NULL},
     {"_stopping", T_INT, offsetof(GoloopCore, stopping), 0, NULL},
@@ -635,6 +645,7 @@ PyTypeObject GoloopCore_Type = {
     .tp_dictoffset = offsetof(GoloopCore, dict),
     .tp_methods = core_methods,
     .tp_members = core_members,
+    .tp_getset = core_getset,
     .tp_new = core_new,
     .tp_free = PyObject_GC_Del,
 };

@@ -57,6 +57,7 @@ typedef struct {
     int stopping;
     int debug;
     volatile int polling;       /* loop thread waits in epoll without GIL */
+    int wake_pending;           /* wake_fd written, not yet drained */
     int wake_fd;                /* eventfd written by call_soon_threadsafe */
     int signal_fd;              /* write end of the signal wake-up pipe */
     Py_ssize_t timers_cancelled;/* cancelled handles still in the heap */

@@ -56,7 +56,11 @@ func (e *Engine) runOnce() error {
 		}
 	}
 
-	n, errno := e.core.Wait(e.epfd, unsafe.Pointer(&e.events[0]), len(e.events), timeout)
+	n := pollNow(e.epfd, e.events)
+	errno := 0
+	if n == 0 && timeout != 0 {
+		n, errno = e.core.Wait(e.epfd, unsafe.Pointer(&e.events[0]), len(e.events), timeout)
+	}
 	if n < 0 {
 		if syscall.Errno(errno) != unix.EINTR {
 			return syscall.Errno(errno)
@@ -93,6 +97,7 @@ func (e *Engine) processEvents(n int) error {
 		switch fd {
 		case e.wakeFD:
 			rawRead(fd, e.buf[:8])
+			e.core.WakeDrained()
 		case e.sigR:
 			// Keep asyncio's order: what is already due goes first.
 			ok := e.core.Flush(&e.batch, true)

@@ -48,3 +48,20 @@ func epollCtl(epfd, op, fd int, events uint32) error {
 		return err
 	}
 }
+
+// pollNow is a non-blocking epoll_wait made as a raw syscall: when events
+// are already pending (a busy loop), the loop takes them without the cgo
+// call, GIL release and scheduler hand-off of a blocking wait.
+func pollNow(epfd int, events []unix.EpollEvent) int {
+	for {
+		n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd),
+			uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0 // the blocking wait that follows reports the error
+		}
+		return int(n)
+	}
+}

@@ -20,6 +20,7 @@ from asyncio import sslproto, staggered, trsock
 from typing import Any, Callable, Iterable, Optional
 
 from ._fdwatch import wait_connected
+from ._resolve import numeric_addrinfo
 from ._transport import SocketTransport
 
 logger = logging.getLogger("asyncio")
@@ -104,6 +105,9 @@ class Connections:
     async def _resolve(self, address: Any, *, family: int = 0, type: int = socket.SOCK_STREAM,
                        proto: int = 0, flags: int = 0) -> list:
         host, port = address[:2]
+        info = numeric_addrinfo(host, port, family, type, proto, *address[2:])
+        if info is not None:
+            return [info]
         infos = await self.getaddrinfo(host, port, family=family, type=type,  # type: ignore[attr-defined]
                                        proto=proto, flags=flags)
         if len(address) > 2:

@@ -189,8 +189,11 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes, S
             self._default_executor = None
             executor.shutdown(wait=False)
 
-    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        if _goloop._forked():
+    def __del__(self, _warn: Callable[..., None] = warnings.warn,
+                _forked: Callable[[], bool] = _goloop._forked) -> None:
+        # Defaults keep working at interpreter exit, when module globals
+        # may already be None.
+        if _forked():
             return
         if not self.is_closed():
             _warn(f"unclosed event loop {self!r}", ResourceWarning, source=self)

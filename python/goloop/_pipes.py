@@ -87,6 +87,7 @@ class _PipeTransportBase(FdWatching):
         elif self._closing:
             parts.append("closing")
         parts.append(f"fd={self._fileno}")
+        parts.append("open" if self._pipe is not None else "closed")
         return "<{}>".format(" ".join(parts))
 
 

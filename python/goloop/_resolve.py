@@ -34,6 +34,43 @@ def _port_arg(port: Any) -> bytes | None:
     raise OSError("Int or String expected")
 
 
+def numeric_addrinfo(host: Any, port: Any, family: int, type: int, proto: int,
+                     *v6_extra: int) -> tuple | None:
+    """The one getaddrinfo() entry of an IP-literal host, or None when a real
+    lookup is needed. Like asyncio, connecting to an IP address must not
+    suspend: the connect() is issued in the caller's step."""
+    if host is None or proto not in (0, socket.IPPROTO_TCP, socket.IPPROTO_UDP):
+        return None
+    if type == socket.SOCK_STREAM:
+        proto = socket.IPPROTO_TCP
+    elif type == socket.SOCK_DGRAM:
+        proto = socket.IPPROTO_UDP
+    else:
+        return None
+    if port is None or port in (b"", ""):
+        port = 0
+    else:
+        try:
+            port = int(port)
+        except (TypeError, ValueError):
+            return None  # a service name
+    if isinstance(host, bytes):
+        host = host.decode("idna")
+    if not isinstance(host, str) or "%" in host:
+        return None  # scoped IPv6 addresses need the resolver
+    families = (socket.AF_INET, socket.AF_INET6) if family == socket.AF_UNSPEC else (family,)
+    for af in families:
+        if af not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        try:
+            socket.inet_pton(af, host)
+        except OSError:
+            continue
+        address = (host, port, *(v6_extra or (0, 0))) if af == socket.AF_INET6 else (host, port)
+        return (socket.AddressFamily(af), socket.SocketKind(type), proto, "", address)
+    return None
+
+
 def _enum(value: int, enum_type: Any) -> Any:
     try:
         return enum_type(value)

@@ -80,7 +80,7 @@ class TransportSendfile:
             raise RuntimeError(f"sendfile is not supported for transport {transport!r}")
         if mode is constants._SendfileMode.TRY_NATIVE:
             try:
-                return await self._sendfile_on_socket(transport, file, offset, count)
+                return await self._sendfile_native(transport, file, offset, count)
             except asyncio.SendfileNotAvailableError:
                 if not fallback:
                     raise
@@ -89,7 +89,7 @@ class TransportSendfile:
                                f"supported for transport {transport!r}")
         return await self._sendfile_copy(transport, file, offset, count)
 
-    async def _sendfile_on_socket(self, transport: Any, file: Any, offset: int,
+    async def _sendfile_native(self, transport: Any, file: Any, offset: int,
                                   count: Optional[int]) -> int:
         # The socket is lent to sock_sendfile: it is the transport's no more
         # until the file is sent.

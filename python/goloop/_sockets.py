@@ -9,6 +9,8 @@ import socket
 import sys
 from typing import Any
 
+from ._resolve import numeric_addrinfo
+
 try:
     import ssl
 except ImportError:  # pragma: no cover - Python built without ssl
@@ -136,6 +138,9 @@ class SocketOps:
         """The address sock.connect needs: resolved for sock's family, type
         and protocol (numeric hosts resolve without a lookup)."""
         host, port = address[:2]
+        info = numeric_addrinfo(host, port, sock.family, sock.type, sock.proto, *address[2:])
+        if info is not None:
+            return info[4]
         infos = await self.getaddrinfo(  # type: ignore[attr-defined]
             host, port, family=sock.family, type=sock.type, proto=sock.proto)
         if not infos:
