@@ -1,0 +1,3 @@
+module goloop/bench/echoclient
+
+go 1.22

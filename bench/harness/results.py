@@ -1,0 +1,76 @@
+"""Raw samples of one benchmark run, their medians and ratios, and JSON."""
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOOPS = ("asyncio", "uvloop", "goloop")
+
+
+@dataclass
+class Cell:
+    """One loop on one workload: a sample per successful round."""
+
+    ops: list[float] = field(default_factory=list)      # operations per second
+    cpu: list[float] = field(default_factory=list)      # CPU per operation (row's cpu_unit)
+    extra: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, ops: float, cpu: float, extra: dict[str, Any] | None = None) -> None:
+        self.ops.append(ops)
+        self.cpu.append(cpu)
+        self.extra.append(extra or {})
+
+    def median_ops(self) -> float | None:
+        return statistics.median(self.ops) if self.ops else None
+
+    def median_cpu(self) -> float | None:
+        return statistics.median(self.cpu) if self.cpu else None
+
+
+@dataclass
+class Row:
+    group: str       # "echo", "http" or "micro"
+    name: str
+    cpu_unit: str    # "us" or "ns" per operation
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    def cell(self, loop: str) -> Cell:
+        return self.cells.setdefault(loop, Cell())
+
+    def ratio(self, metric: str, num: str, den: str) -> float | None:
+        a, b = self.cells.get(num), self.cells.get(den)
+        if a is None or b is None:
+            return None
+        x = a.median_ops() if metric == "ops" else a.median_cpu()
+        y = b.median_ops() if metric == "ops" else b.median_cpu()
+        return x / y if x is not None and y else None
+
+
+@dataclass
+class Results:
+    env: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    rows: list[Row] = field(default_factory=list)
+    idle: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)   # anomalies: stderr output, unclean exits
+    seconds: float = 0.0
+
+    def row(self, group: str, name: str, cpu_unit: str = "us") -> Row:
+        for row in self.rows:
+            if row.group == group and row.name == name:
+                return row
+        row = Row(group, name, cpu_unit)
+        self.rows.append(row)
+        return row
+
+    def failures(self) -> list[tuple[Row, str, str]]:
+        return [(row, loop, err) for row in self.rows
+                for loop, cell in row.cells.items() for err in cell.errors]
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1) + "\n")
