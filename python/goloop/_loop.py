@@ -32,7 +32,6 @@ from ._pipes import Pipes
 from ._datagram import Datagrams
 from ._subprocess import Subprocesses
 from ._sendfile import TransportSendfile
-from ._unimplemented import UnimplementedIO
 
 logger = logging.getLogger("asyncio")
 
@@ -74,7 +73,8 @@ def _file_descriptor(fileobj: Any) -> int:
     return fd
 
 
-class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes, Subprocesses, Resolver, SocketOps, UnimplementedIO, asyncio.AbstractEventLoop):
+class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
+           Subprocesses, Resolver, SocketOps, asyncio.AbstractEventLoop):
     """An asyncio event loop running on goloop's Go engine."""
 
     def __init__(self) -> None:
