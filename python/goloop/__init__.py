@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Coroutine, TypeVar
 
@@ -55,7 +54,7 @@ def _reset_after_fork(ref: "weakref.ReferenceType[Policy]") -> None:
     if policy is not None:
         # The parent's loop (and the Go runtime behind it) is unusable in
         # the child: forget it, as asyncio itself does since 3.12.
-        policy._local = threading.local()
+        policy._local = policy._Local()
 
 
 class Policy(asyncio.DefaultEventLoopPolicy):
