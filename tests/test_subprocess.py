@@ -227,3 +227,36 @@ loop.close()
     assert proc.returncode == 0, proc
     assert "KEYBOARD INTERRUPT" in proc.stdout, proc
     assert f"CODE {-signal.SIGKILL}" in proc.stdout, proc
+
+
+def test_no_zombie_after_loop_closes(run_in_subprocess, loop_kind):
+    """A child still running when its loop is closed is reaped when it
+    exits: no zombie is left behind. (A goloop guarantee: asyncio 3.10-3.12
+    reap it from their watcher thread, 3.13's pidfd watcher leaves a zombie.)"""
+    if loop_kind == "asyncio" and sys.version_info >= (3, 13):
+        pytest.skip("asyncio 3.13 leaves this child a zombie")
+    proc = run_in_subprocess(
+        """
+import asyncio, os, sys, time, warnings
+warnings.simplefilter("ignore", ResourceWarning)
+loop = new_loop()
+async def start():
+    return await asyncio.create_subprocess_exec(sys.executable, "-c", "import time; time.sleep(0.3)")
+child = loop.run_until_complete(start())
+pid = child.pid
+loop.close()
+def state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline and state(pid) != "gone":
+    time.sleep(0.05)
+print("STATE", state(pid))
+""",
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc
+    assert "STATE gone" in proc.stdout, proc

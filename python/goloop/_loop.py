@@ -183,6 +183,7 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
                 for sig in list(self._signal_handlers):
                     self.remove_signal_handler(sig)
         self._close_core()
+        self._release_children()
         self._executor_shutdown_called = True
         executor = self._default_executor
         if executor is not None:

@@ -117,6 +117,7 @@ class Subprocesses:
             return
 
         def exited() -> None:
+            self._children.pop(pid, None)
             removed = self._unwatch(pidfd, False)  # type: ignore[attr-defined]
             if removed is not None:
                 removed.cancel()
@@ -130,6 +131,24 @@ class Subprocesses:
 
         handle = self._make_handle(exited, (), None)  # type: ignore[attr-defined]
         self._watch(pidfd, False, handle)  # type: ignore[attr-defined]
+        self._children[pid] = pidfd
+
+    @property
+    def _children(self) -> dict[int, int]:
+        """pid -> pidfd of the children this loop still watches."""
+        children = getattr(self, "_watched_children", None)
+        if children is None:
+            children = self._watched_children = {}
+        return children
+
+    def _release_children(self) -> None:
+        """At close: children still running are reaped by a thread each
+        when they exit, so none is left a zombie."""
+        for pid, pidfd in list(self._children.items()):
+            os.close(pidfd)
+            threading.Thread(target=_reap, args=(pid,), name=f"goloop-reap-{pid}",
+                             daemon=True).start()
+        self._children.clear()
 
     def _reap_in_thread(self, transport: SubprocessTransport, pid: int) -> None:
         # Kernels without pidfd_open (< 5.3): wait for this one pid only.
@@ -149,6 +168,13 @@ def _explicit_child_watcher() -> Any:
     """The child watcher set with asyncio.set_child_watcher(), or None."""
     policy = asyncio.get_event_loop_policy()
     return getattr(policy, "_watcher", None)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _report_exit(transport: SubprocessTransport, code: int) -> None:
