@@ -307,8 +307,10 @@ core_call_at(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs,
              PyObject *kwnames)
 {
     CHECK_FORK(NULL);
-    if (nargs < 1)
-        return parse_call("call_at", 1, args, nargs, kwnames, NULL, NULL, NULL), NULL;
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "call_at() missing required positional arguments: 'when' and 'callback'");
+        return NULL;
+    }
     if (args[0] == Py_None) {
 #if PY_VERSION_HEX >= 0x030B0000
         PyErr_SetString(PyExc_TypeError, "when cannot be None");
@@ -328,8 +330,10 @@ core_call_later(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs,
                 PyObject *kwnames)
 {
     CHECK_FORK(NULL);
-    if (nargs < 1)
-        return parse_call("call_later", 1, args, nargs, kwnames, NULL, NULL, NULL), NULL;
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "call_later() missing required positional arguments: 'delay' and 'callback'");
+        return NULL;
+    }
     if (args[0] == Py_None) {
         PyErr_SetString(PyExc_TypeError, "delay must not be None");
         return NULL;

@@ -433,3 +433,21 @@ def test_base_exception_from_reader_propagates(loop):
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.parametrize("method, args, kwargs", [
+    ("call_soon", (), {}),
+    ("call_soon_threadsafe", (), {}),
+    ("call_at", (), {}),
+    ("call_at", (1.0,), {}),
+    ("call_later", (), {}),
+    ("call_later", (1.0,), {}),
+    ("call_later", ("x", print), {}),
+    ("call_soon", (print,), {"bogus": 1}),
+    ("call_at", (1.0, print), {"bogus": 1}),
+])
+def test_missing_or_bad_arguments_raise_type_error(loop, method, args, kwargs):
+    """Wrong arity, unknown keywords and bad delays: TypeError, as from
+    asyncio's Python signatures (and never a crash)."""
+    with pytest.raises(TypeError):
+        getattr(loop, method)(*args, **kwargs)
