@@ -10,46 +10,17 @@ transport's extra info, closing and write-after-close rules match asyncio.
 
 import asyncio
 import errno
-import gc
 import logging
 import os
 import socket
 import sys
-import tempfile
 import warnings
 
 import pytest
+from tests.io_helpers import _collect_garbage, run, shortdir, wait_until  # noqa: F401
 
-TIMEOUT = 60
 PY311 = sys.version_info >= (3, 11)
 PY313 = sys.version_info >= (3, 13)
-
-
-def run(loop, coro, timeout=TIMEOUT):
-    """Run coro on loop, failing (not hanging) after `timeout` seconds."""
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-async def wait_until(predicate, timeout=TIMEOUT):
-    async def poll():
-        while not predicate():
-            await asyncio.sleep(0.001)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
-@pytest.fixture(autouse=True)
-def _collect_garbage():
-    """Collect garbage after each test so finalizer errors are attributed to it."""
-    yield
-    gc.collect()
-
-
-@pytest.fixture
-def shortdir():
-    """A short temporary directory (Unix socket paths are limited to 108 bytes)."""
-    with tempfile.TemporaryDirectory(prefix="gl") as d:
-        yield d
 
 
 class Recorder(asyncio.DatagramProtocol):

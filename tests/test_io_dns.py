@@ -12,13 +12,8 @@ import asyncio
 import socket
 
 import pytest
+from tests.io_helpers import run  # noqa: F401
 
-TIMEOUT = 60
-
-
-def run(loop, coro, timeout=TIMEOUT):
-    """Run coro on loop, failing (not hanging) after `timeout` seconds."""
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 def outcome(func, *args, **kwargs):

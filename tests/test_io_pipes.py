@@ -10,7 +10,6 @@ asyncio's ValueError; writes after close follow asyncio's rules.
 
 import asyncio
 import errno
-import gc
 import hashlib
 import logging
 import os
@@ -21,29 +20,9 @@ import tempfile
 import tty
 
 import pytest
+from tests.io_helpers import _collect_garbage, run, wait_until  # noqa: F401
 
-TIMEOUT = 60
 PY311 = sys.version_info >= (3, 11)
-
-
-def run(loop, coro, timeout=TIMEOUT):
-    """Run coro on loop, failing (not hanging) after `timeout` seconds."""
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-async def wait_until(predicate, timeout=TIMEOUT):
-    async def poll():
-        while not predicate():
-            await asyncio.sleep(0.001)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
-@pytest.fixture(autouse=True)
-def _collect_garbage():
-    """Collect garbage after each test so finalizer errors are attributed to it."""
-    yield
-    gc.collect()
 
 
 @pytest.fixture

@@ -15,20 +15,14 @@ import os
 import socket
 import ssl
 import sys
-import tempfile
 
 import pytest
+from tests.io_helpers import run, shortdir  # noqa: F401
 
-TIMEOUT = 60
 
 needs_311 = pytest.mark.skipif(
     sys.version_info < (3, 11), reason="sock_recvfrom/sock_sendto are new in Python 3.11"
 )
-
-
-def run(loop, coro, timeout=TIMEOUT):
-    """Run coro on loop, failing (not hanging) after `timeout` seconds."""
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 @pytest.fixture
@@ -68,13 +62,6 @@ def udp_pair():
     yield a, b
     a.close()
     b.close()
-
-
-@pytest.fixture
-def shortdir():
-    """A short temporary directory (Unix socket paths are limited to 108 bytes)."""
-    with tempfile.TemporaryDirectory(prefix="gl") as d:
-        yield d
 
 
 @pytest.fixture

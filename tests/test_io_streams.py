@@ -21,27 +21,13 @@ import resource
 import socket
 import struct
 import sys
-import tempfile
 import warnings
 
 import pytest
+from tests.io_helpers import TIMEOUT, run, shortdir, wait_until  # noqa: F401
 
-TIMEOUT = 60
 PY312 = sys.version_info >= (3, 12)
 PY313 = sys.version_info >= (3, 13)
-
-
-def run(loop, coro, timeout=TIMEOUT):
-    """Run coro on loop, failing (not hanging) after `timeout` seconds."""
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-async def wait_until(predicate, timeout=TIMEOUT):
-    async def poll():
-        while not predicate():
-            await asyncio.sleep(0.001)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 def has_ipv6_loopback():
@@ -59,13 +45,6 @@ def _collect_garbage():
     errors from finalizers are reported against the test that caused them."""
     yield
     gc.collect()
-
-
-@pytest.fixture
-def shortdir():
-    """A short temporary directory (Unix socket paths are limited to 108 bytes)."""
-    with tempfile.TemporaryDirectory(prefix="gl") as d:
-        yield d
 
 
 @pytest.fixture
