@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -223,3 +224,14 @@ def goloop_module():
 def snippet_runner():
     """``run_snippet(kind, code, ...)`` for tests not parametrized by loop kind."""
     return run_snippet
+
+
+@pytest.fixture
+def sockpair():
+    """A connected pair of non-blocking sockets, closed after the test."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()

@@ -34,3 +34,58 @@ def shortdir():
     """A short temporary directory (Unix socket paths are limited to 108 bytes)."""
     with tempfile.TemporaryDirectory(prefix="gl") as d:
         yield d
+
+
+class Recorder(asyncio.Protocol):
+    """Records every protocol callback (streams and pipes)."""
+
+    eof_result = None
+
+    def __init__(self):
+        loop = asyncio.get_running_loop()
+        self.transport = None
+        self.events = []
+        self.data = bytearray()
+        self.made = loop.create_future()
+        self.eof = loop.create_future()
+        self.lost = loop.create_future()
+        self.paused = 0
+        self.resumed = 0
+        self._drain = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.events.append("made")
+        self.made.set_result(transport)
+
+    def data_received(self, data):
+        if not self.events or self.events[-1] != "data":
+            self.events.append("data")
+        self.data += data
+
+    def eof_received(self):
+        self.events.append("eof")
+        self.eof.set_result(None)
+        return self.eof_result
+
+    def connection_lost(self, exc):
+        self.events.append("lost")
+        self.lost.set_result(exc)
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def pause_writing(self):
+        self.paused += 1
+        self._drain = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self):
+        self.resumed += 1
+        self._drain.set_result(None)
+
+    async def drain(self):
+        if self._drain is not None:
+            await self._drain
+
+    async def wait_data(self, n):
+        await wait_until(lambda: len(self.data) >= n)
+        return bytes(self.data)

@@ -3,7 +3,6 @@ Python exception (never an aborted interpreter), the engine's fds are
 released when a loop closes, and an idle loop does not spin."""
 
 import os
-import sys
 
 import pytest
 

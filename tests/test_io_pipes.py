@@ -20,7 +20,7 @@ import tempfile
 import tty
 
 import pytest
-from tests.io_helpers import _collect_garbage, run, wait_until  # noqa: F401
+from tests.io_helpers import Recorder, _collect_garbage, run  # noqa: F401
 
 PY311 = sys.version_info >= (3, 11)
 
@@ -53,56 +53,6 @@ def files():
 def pipe_files(files):
     r, w = os.pipe()
     return files(r, "rb"), files(w, "wb")
-
-
-class Recorder(asyncio.Protocol):
-    """Records callbacks of a read or write pipe protocol."""
-
-    def __init__(self):
-        loop = asyncio.get_running_loop()
-        self.transport = None
-        self.events = []
-        self.data = bytearray()
-        self.made = loop.create_future()
-        self.lost = loop.create_future()
-        self.paused = 0
-        self.resumed = 0
-        self._drain = None
-
-    def connection_made(self, transport):
-        self.transport = transport
-        self.events.append("made")
-        self.made.set_result(transport)
-
-    def data_received(self, data):
-        if self.events[-1] != "data":
-            self.events.append("data")
-        self.data += data
-
-    def eof_received(self):
-        self.events.append("eof")
-
-    def connection_lost(self, exc):
-        self.events.append("lost")
-        self.lost.set_result(exc)
-        if self._drain is not None and not self._drain.done():
-            self._drain.set_result(None)
-
-    def pause_writing(self):
-        self.paused += 1
-        self._drain = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self):
-        self.resumed += 1
-        self._drain.set_result(None)
-
-    async def drain(self):
-        if self._drain is not None:
-            await self._drain
-
-    async def wait_data(self, n):
-        await wait_until(lambda: len(self.data) >= n)
-        return bytes(self.data)
 
 
 def test_read_pipe(loop, files):

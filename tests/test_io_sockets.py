@@ -26,16 +26,6 @@ needs_311 = pytest.mark.skipif(
 
 
 @pytest.fixture
-def sockpair():
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    b.setblocking(False)
-    yield a, b
-    a.close()
-    b.close()
-
-
-@pytest.fixture
 def tcp_pair():
     """A connected pair of non-blocking TCP sockets over 127.0.0.1."""
     lsock = socket.socket()
