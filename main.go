@@ -97,6 +97,26 @@ func goloop_engine_close(p *C.GoloopCore) {
 	}
 }
 
+// goloop_engine_traverse is LoopCore's tp_traverse for the references the
+// engine holds. It runs inside the cyclic GC: no Python exception may be
+// set, so a panic only ends the traversal.
+//
+//export goloop_engine_traverse
+func goloop_engine_traverse(p *C.GoloopCore, visit C.visitproc, arg unsafe.Pointer) (rc C.int) {
+	defer func() {
+		if recover() != nil {
+			rc = 0
+		}
+	}()
+	e := loop.Lookup(core(p))
+	if e == nil {
+		return 0
+	}
+	return C.int(e.Traverse(func(o unsafe.Pointer) int {
+		return int(C.goloop_visit(visit, (*C.PyObject)(o), arg))
+	}))
+}
+
 //export goloop_run
 func goloop_run(p *C.GoloopCore) (rc C.int) {
 	defer recoverRC(&rc)

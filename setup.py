@@ -47,8 +47,10 @@ class GoBuildExt(build_ext):
         env["CGO_CFLAGS"] = f"-I{include} -O2 " + env.get("GOLOOP_CFLAGS", "")
         # Python's symbols are resolved by the interpreter that loads us.
         env["CGO_LDFLAGS"] = "-Wl,--unresolved-symbols=ignore-all"
+        # GOLOOP_KEEP_SYMBOLS=1 keeps symbol tables for profilers (callgrind).
+        ldflags = "" if os.environ.get("GOLOOP_KEEP_SYMBOLS") == "1" else "-s -w"
         cmd = [go, "build", "-buildmode=c-shared", "-trimpath",
-               "-ldflags", "-s -w", "-o", target, "."]
+               "-ldflags", ldflags, "-o", target, "."]
         print("goloop:", " ".join(cmd))
         subprocess.check_call(cmd, cwd=ROOT, env=env)
         header = os.path.splitext(target)[0] + ".h"

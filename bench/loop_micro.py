@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import sys
@@ -148,6 +149,10 @@ def measure(factories: dict[str, Factory], rounds: int, n_ops: int,
             n = n_ops // div
             for lname, factory in factories.items():
                 cell = results.setdefault(wname, {}).setdefault(lname, {"ns": [], "cpu_ns": [], "errors": []})
+                # Start every timed run from the same collector state: the
+                # previous run's survivors otherwise decide whether this one
+                # pays for one full collection or two (gather: ±15 %).
+                gc.collect()
                 try:
                     loop = factory()
                     try:

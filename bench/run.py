@@ -3,7 +3,8 @@
     python bench/run.py [--quick] [--rounds 5] [--out bench/results]
 
 Runs the echo matrix (sock_*, streams, Protocol, BufferedProtocol servers at
-1, 10 and 100 KiB under the Go client in bench/echoclient), the HTTP server
+1, 10 and 100 KiB under the Go client in bench/echoclient) with its kernel
+floor (bench/floor/echo_floor.c, a C epoll echo server), the HTTP server
 under wrk, the loop micro-workloads (bench/loop_micro.py) and the idle test,
 then writes results.md, chart.png and results.json into --out. Every round
 runs the loops one after the other on each row, the starting loop rotating
@@ -29,6 +30,8 @@ from harness.report import render
 from harness.results import LOOPS, Results
 
 FULL_REQUESTS = {1024: 100_000, 10 * 1024: 75_000, 100 * 1024: 25_000}
+FLOOR_SOURCE = BENCH / "floor" / "echo_floor.c"
+FLOOR_CFLAGS = ("-O2", "-Wall", "-Werror")
 STEPS = ("echo", "http", "micro", "idle")
 
 
@@ -86,6 +89,16 @@ def build_client(bindir: Path) -> Path | str:
     return target if out.returncode == 0 else f"echo client did not build: {out.stderr[-800:]}"
 
 
+def build_floor(bindir: Path) -> Path | str:
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        return "gcc missing: the C floor (bench/floor/echo_floor.c) skipped"
+    target = bindir / "echo_floor"
+    out = subprocess.run([gcc, *FLOOR_CFLAGS, "-o", str(target), str(FLOOR_SOURCE)],
+                         capture_output=True, text=True)
+    return target if out.returncode == 0 else f"C floor did not build: {out.stderr[-800:]}"
+
+
 def main() -> None:
     opts = parse_args()
     started = time.monotonic()
@@ -107,6 +120,8 @@ def main() -> None:
         "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "rounds": rounds, "quick": opts.quick, "loops": loops, "steps": steps,
         "echo_conns": opts.conns,
+        "floor_build": " ".join(["gcc", *FLOOR_CFLAGS, str(FLOOR_SOURCE.relative_to(REPO))]),
+        "floor_mode": echo.FLOOR_MODE,
         "echo_requests": {f"{size // 1024} KiB": n // scale for size, n in FULL_REQUESTS.items()},
         "wrk_threads": 2, "wrk_conns": 50, "wrk_seconds": 2 if opts.quick else 5,
         "micro_n": 30_000 if opts.quick else 200_000,
@@ -121,9 +136,13 @@ def main() -> None:
             if isinstance(client, str):
                 res.skipped.append(client)
             else:
+                floor = build_floor(Path(tmp))
+                if isinstance(floor, str):
+                    res.skipped.append(floor)
                 echo_cfg = echo.EchoConfig(client, opts.conns,
                                            {size: n // scale for size, n in FULL_REQUESTS.items()},
-                                           warmup_fraction=0.05)
+                                           warmup_fraction=0.05,
+                                           floor=floor if isinstance(floor, Path) else None)
         wrk_cfg: wrk.WrkConfig | None = None
         if "http" in steps:
             wrk_bin = shutil.which("wrk")
@@ -135,7 +154,7 @@ def main() -> None:
             order = loops[r % len(loops):] + loops[:r % len(loops)]
             log(f"round {r + 1}/{rounds}, order {order}")
             if echo_cfg:
-                echo.run_round(echo_cfg, order, env, res, log)
+                echo.run_round(echo_cfg, order, r, env, res, log)
             if wrk_cfg:
                 wrk.run_round(wrk_cfg, order, env, res, log)
         if "micro" in steps:

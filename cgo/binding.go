@@ -63,29 +63,53 @@ func (c Core) PushReady(h Handle) bool {
 }
 
 // ReadyBatch collects handles to append to the ready queue in one C call.
-type ReadyBatch struct{ ptrs []*C.PyObject }
+// Its array lives in C memory: a Go slice passed to C would be scanned by
+// the runtime's cgo pointer check on every flush (measurable per event).
+type ReadyBatch struct {
+	ptrs     **C.PyObject
+	n, capTo int
+}
 
 // Add queues h.
-func (b *ReadyBatch) Add(h Handle) { b.ptrs = append(b.ptrs, h.p) }
+func (b *ReadyBatch) Add(h Handle) {
+	if b.n == b.capTo {
+		b.grow()
+	}
+	unsafe.Slice(b.ptrs, b.capTo)[b.n] = h.p
+	b.n++
+}
+
+func (b *ReadyBatch) grow() {
+	size := max(64, 2*b.capTo)
+	p := C.realloc(unsafe.Pointer(b.ptrs), C.size_t(size)*C.size_t(unsafe.Sizeof(b.ptrs)))
+	if p == nil {
+		panic("goloop: out of memory growing the ready batch")
+	}
+	b.ptrs, b.capTo = (**C.PyObject)(p), size
+}
 
 // Len is the number of queued handles.
-func (b *ReadyBatch) Len() int { return len(b.ptrs) }
+func (b *ReadyBatch) Len() int { return b.n }
+
+// Free releases the batch's C array (the batch must be empty).
+func (b *ReadyBatch) Free() {
+	C.free(unsafe.Pointer(b.ptrs))
+	*b = ReadyBatch{}
+}
 
 // Flush appends the batch to the core's ready queue. incref: take new
 // references (fd watchers keep theirs); else the batch's references are
 // handed over (timers leaving the heap). false: a Python error is set.
 func (c Core) Flush(b *ReadyBatch, incref bool) bool {
-	n := len(b.ptrs)
-	if n == 0 {
+	if b.n == 0 {
 		return true
 	}
 	inc := C.int(0)
 	if incref {
 		inc = 1
 	}
-	ok := C.goloop_ready_push_batch(c.p, &b.ptrs[0], C.int(n), inc) == 0
-	clear(b.ptrs)
-	b.ptrs = b.ptrs[:0]
+	ok := C.goloop_ready_push_batch(c.p, b.ptrs, C.int(b.n), inc) == 0
+	b.n = 0
 	return ok
 }
 

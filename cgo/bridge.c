@@ -27,6 +27,12 @@ goloop_wait(GoloopCore *core, int epfd, void *events, int maxevents,
     return n;
 }
 
+int
+goloop_visit(visitproc visit, PyObject *o, void *arg)
+{
+    return o != NULL ? visit(o, arg) : 0;
+}
+
 void goloop_incref(PyObject *o) { Py_INCREF(o); }
 void goloop_decref(PyObject *o) { Py_DECREF(o); }
 int goloop_err_occurred(void) { return PyErr_Occurred() != NULL; }

@@ -20,6 +20,10 @@ closed_error(void)
 
 /* ---- ready queue ring ----------------------------------------------- */
 
+/* cap is a power of two (64, doubling), so wrapping is a mask, not a
+ * signed division on every push and pop. */
+#define RING_SLOT(core, i) (((core)->head + (i)) & ((core)->cap - 1))
+
 int
 goloop_ready_push(GoloopCore *core, PyObject *h)
 {
@@ -32,13 +36,13 @@ goloop_ready_push(GoloopCore *core, PyObject *h)
             return -1;
         }
         for (Py_ssize_t i = 0; i < core->len; i++)
-            nr[i] = core->ring[(core->head + i) % core->cap];
+            nr[i] = core->ring[RING_SLOT(core, i)];
         PyMem_Free(core->ring);
         core->ring = nr;
         core->head = 0;
         core->cap = ncap;
     }
-    core->ring[(core->head + core->len) % core->cap] = h;
+    core->ring[RING_SLOT(core, core->len)] = h;
     core->len++;
     return 0;
 }
@@ -66,7 +70,7 @@ static PyObject *
 ready_pop(GoloopCore *core)
 {
     PyObject *h = core->ring[core->head];
-    core->head = (core->head + 1) % core->cap;
+    core->head = RING_SLOT(core, 1);
     core->len--;
     return h;
 }
@@ -424,9 +428,14 @@ parse_watch(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs,
         closed_error();
         return -1;
     }
-    *fd = PyLong_AsLong(args[0]);
-    if (*fd == -1 && PyErr_Occurred())
+    long v = PyLong_AsLong(args[0]);
+    if (v == -1 && PyErr_Occurred())
         return -1;
+    if (v < INT_MIN || v > INT_MAX) {  /* as selectors/epoll: not truncated to another fd */
+        PyErr_SetString(PyExc_OverflowError, "Python int too large to convert to C int");
+        return -1;
+    }
+    *fd = (int)v;
     return 0;
 }
 
@@ -566,6 +575,11 @@ static PyMethodDef core_methods[] = {
     {"_watch", (PyCFunction)(void (*)(void))core_watch, METH_FASTCALL, NULL},
     {"_unwatch", (PyCFunction)(void (*)(void))core_unwatch, METH_FASTCALL, NULL},
     {"_timer_count", (PyCFunction)core_timer_count, METH_NOARGS, NULL},
+    {"_c_sock_recv", (PyCFunction)(void (*)(void))goloop_core_sock_recv, METH_FASTCALL, NULL},
+    {"_c_sock_recv_into", (PyCFunction)(void (*)(void))goloop_core_sock_recv_into, METH_FASTCALL, NULL},
+    {"_c_sock_sendall", (PyCFunction)(void (*)(void))goloop_core_sock_sendall, METH_FASTCALL, NULL},
+    {"create_task", (PyCFunction)(void (*)(void))goloop_core_create_task,
+     METH_FASTCALL | METH_KEYWORDS, "Schedule a coroutine as an asyncio.Task."},
     {"_ready_count", (PyCFunction)core_ready_count, METH_NOARGS, NULL},
     {NULL}
 };
@@ -606,8 +620,14 @@ static int
 core_traverse(GoloopCore *core, visitproc visit, void *arg)
 {
     for (Py_ssize_t i = 0; i < core->len; i++)
-        Py_VISIT(core->ring[(core->head + i) % core->cap]);
+        Py_VISIT(core->ring[RING_SLOT(core, i)]);
     Py_VISIT(core->dict);
+    /* The references the Go engine owns (timers, fd watchers, DNS jobs'
+     * futures): each handle refers back to the loop, so without them the
+     * collector could not free an unclosed loop (nor run its __del__,
+     * which warns and closes it, as asyncio's). */
+    if (core->engine != 0 && !goloop_forked)
+        return goloop_engine_traverse(core, visit, arg);
     return 0;
 }
 

@@ -45,6 +45,8 @@ GoloopHandle *goloop_handle_new(PyTypeObject *type, PyObject *callback,
  * reported to the loop's exception handler, except SystemExit and
  * KeyboardInterrupt, which are left set and -1 is returned. */
 int goloop_handle_run(GoloopHandle *h);
+/* handle.cancel() for a Handle (not a TimerHandle). */
+void goloop_handle_cancel(PyObject *h);
 
 /* ---- LoopCore ------------------------------------------------------- */
 
@@ -93,6 +95,34 @@ enum { GOLOOP_ERR_RUNTIME = 0, GOLOOP_ERR_OS = 1, GOLOOP_ERR_VALUE = 2,
 
 int goloop_stream_type_init(PyObject *module);
 
+#define GOLOOP_READ_BUF (256 * 1024)   /* asyncio's max_size per recv */
+
+/* recv/send via syscall(), MSG_DONTWAIT, EINTR retried (sockio.c). */
+ssize_t goloop_recv(int fd, void *p, size_t n);
+ssize_t goloop_send(int fd, const void *p, size_t n);
+
+/* recv of up to max bytes from fd into a new bytes object (b"" at end of
+ * stream). *hint: the previous read's size, updated (sockio.c). NULL
+ * with no exception set: errno tells why (EAGAIN: nothing to read; any
+ * other: an OS error for the caller to raise); NULL with an exception:
+ * out of memory. exact: a stream socket's sock_recv, which must return
+ * min(max, queued) bytes like socket.recv(max). */
+PyObject *goloop_recv_bytes(int fd, Py_ssize_t max, Py_ssize_t *hint, int exact);
+
+/* ---- sock_* fast paths (sockops.c) ------------------------------------ */
+
+int goloop_sockops_init(PyObject *module);
+PyObject *goloop_set_sock_future(PyObject *m, PyObject *cls);
+PyObject *goloop_core_sock_recv(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs);
+PyObject *goloop_core_sock_recv_into(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs);
+PyObject *goloop_core_sock_sendall(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs);
+
+/* ---- loop.create_task (tasks.c) ------------------------------------ */
+
+int goloop_tasks_init(void);
+PyObject *goloop_core_create_task(GoloopCore *core, PyObject *const *args,
+                                  Py_ssize_t nargs, PyObject *kwnames);
+
 /* ---- name resolution (resolve.c) ------------------------------------- */
 
 struct addrinfo;
@@ -113,6 +143,9 @@ extern volatile int goloop_forked;
 int goloop_check_fork(void);          /* -1 + RuntimeError in such a child */
 int goloop_is_finalizing(void);
 
+/* visit(o, arg) for Go, which cannot call a C function pointer (bridge.c) */
+int goloop_visit(visitproc visit, PyObject *o, void *arg);
+
 /* Python helpers registered by goloop/_loop.py (_goloop._set_helpers). */
 extern PyObject *goloop_helper_handle_repr;   /* (handle) -> str */
 extern PyObject *goloop_empty_tuple;
@@ -121,6 +154,7 @@ extern PyObject *goloop_empty_tuple;
 
 extern int goloop_engine_new(GoloopCore *core);
 extern void goloop_engine_close(GoloopCore *core);
+extern int goloop_engine_traverse(GoloopCore *core, visitproc visit, void *arg);
 extern int goloop_run(GoloopCore *core);
 extern int goloop_timer_add(GoloopCore *core, GoloopHandle *h);
 extern PyObject *goloop_watch(GoloopCore *core, int fd, int write,

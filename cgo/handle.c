@@ -72,11 +72,15 @@ handle_dealloc(PyObject *o)
 {
     PyTypeObject *tp = Py_TYPE(o);
     PyObject_GC_UnTrack(o);
+    /* A chain of handles (a handle whose callback is a handle...) is
+     * freed iteratively, not by unbounded C recursion. */
+    Py_TRASHCAN_BEGIN(o, handle_dealloc)
     if (tp->tp_weaklistoffset && *(PyObject **)((char *)o + tp->tp_weaklistoffset) != NULL)
         PyObject_ClearWeakRefs(o);
     handle_clear(o);
     tp->tp_free(o);
     Py_DECREF(tp);
+    Py_TRASHCAN_END
 }
 
 /* The asyncio base's __init__ must not run: tp_new did the work. */
@@ -145,12 +149,18 @@ handle_do_cancel(PyObject *o)
     if (loop_in_debug(h) && h->repr == NULL && goloop_helper_handle_repr != NULL) {
         /* Keep the description: after cancel the callback is dropped. */
         PyObject *r = PyObject_CallOneArg(goloop_helper_handle_repr, o);
-        if (r == NULL)
-            PyErr_Clear();
+        if (r == NULL)  /* cancel() cannot fail: a broken repr is reported */
+            PyErr_WriteUnraisable(o);
         h->repr = r;
     }
     Py_CLEAR(h->callback);
     Py_CLEAR(h->args);
+}
+
+void
+goloop_handle_cancel(PyObject *o)
+{
+    handle_do_cancel(o);
 }
 
 static PyObject *
@@ -241,14 +251,23 @@ timer_richcompare(PyObject *ao, PyObject *other, int op)
                   a->callback == b->callback && a->args == b->args);
         if (!eq && a->when == b->when && a->cancelled == b->cancelled &&
             a->callback != NULL && b->callback != NULL) {
-            int r = PyObject_RichCompareBool(a->callback, b->callback, Py_EQ);
+            /* Owned for the comparison: a user __eq__ may cancel either
+             * handle, which drops its callback and args. */
+            PyObject *ac = a->callback, *bc = b->callback;
+            PyObject *aa = a->args ? a->args : Py_None, *ba = b->args ? b->args : Py_None;
+            Py_INCREF(ac);
+            Py_INCREF(bc);
+            Py_INCREF(aa);
+            Py_INCREF(ba);
+            int r = PyObject_RichCompareBool(ac, bc, Py_EQ);
+            if (r > 0)
+                r = PyObject_RichCompareBool(aa, ba, Py_EQ);
+            Py_DECREF(ac);
+            Py_DECREF(bc);
+            Py_DECREF(aa);
+            Py_DECREF(ba);
             if (r < 0)
                 return NULL;
-            if (r) {
-                r = PyObject_RichCompareBool(a->args, b->args, Py_EQ);
-                if (r < 0)
-                    return NULL;
-            }
             eq = r;
         }
         return PyBool_FromLong(op == Py_EQ ? eq : !eq);

@@ -71,6 +71,7 @@ static PyMethodDef module_methods[] = {
      "Run Go code that panics: must raise RuntimeError (tests the guard)."},
     {"_set_helpers", set_helpers, METH_VARARGS, NULL},
     {"_forked", forked, METH_NOARGS, "True in a child forked after load."},
+    {"_set_sock_future", goloop_set_sock_future, METH_O, NULL},
     {NULL}
 };
 
@@ -98,7 +99,8 @@ PyInit__goloop(void)
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
         return NULL;
-    if (goloop_handle_types_init(m) < 0 || goloop_stream_type_init(m) < 0) {
+    if (goloop_handle_types_init(m) < 0 || goloop_stream_type_init(m) < 0 ||
+        goloop_sockops_init(m) < 0 || goloop_tasks_init() < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define MAX_READ (256 * 1024)   /* asyncio's max_size per recv */
 #define CONN_LOST_LOG_THRESHOLD 5
 
 typedef struct {
@@ -28,6 +27,7 @@ typedef struct {
     char *wbuf;              /* pending output */
     Py_ssize_t whead, wlen, wcap;
     Py_ssize_t high, low;    /* write buffer limits */
+    Py_ssize_t last_read;    /* size of the previous read (goloop_recv_bytes) */
     int fd;
     int conn_lost;
     char closing;
@@ -42,8 +42,8 @@ typedef struct {
 static Py_ssize_t stream_offset;
 #define SD(o) ((StreamData *)((char *)(o) + stream_offset))
 
-static char read_buf[MAX_READ]; /* shared: used only with the GIL held */
-static PyObject *str_data_received; /* interned method names */
+/* interned method names */
+static PyObject *str_data_received, *str_get_buffer, *str_buffer_updated;
 
 static PyObject *
 call_method0(PyObject *o, const char *name)
@@ -60,8 +60,16 @@ watch(PyObject *self, int write)
     if (write ? s->writing : s->reading)
         return 0;
     PyObject *h = write ? s->write_handle : s->read_handle;
-    if (h == NULL || s->loop == NULL || ((GoloopCore *)s->loop)->engine == 0)
-        return 0;
+    if (h == NULL || s->loop == NULL)
+        return 0;  /* released: connection_lost already ran */
+    if (((GoloopCore *)s->loop)->engine == 0) {
+        /* asyncio's loop._add_writer/_add_reader check this too: data
+         * must not sit in a buffer nothing will ever flush. */
+        PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+        return -1;
+    }
+    if (goloop_check_fork() < 0)
+        return -1;
     PyObject *prev = goloop_watch((GoloopCore *)s->loop, s->fd, write, h);
     if (prev == NULL)
         return -1;
@@ -83,8 +91,8 @@ unwatch(PyObject *self, int write)
         s->writing = 0;
     else
         s->reading = 0;
-    if (s->loop == NULL || ((GoloopCore *)s->loop)->engine == 0)
-        return;
+    if (s->loop == NULL || ((GoloopCore *)s->loop)->engine == 0 || goloop_forked)
+        return;  /* closed loop, or a forked child: no Go call there */
     PyObject *prev = goloop_unwatch((GoloopCore *)s->loop, s->fd, write);
     if (prev == NULL)
         PyErr_Clear();
@@ -94,8 +102,13 @@ unwatch(PyObject *self, int write)
 
 /* ---- errors and closing ------------------------------------------------ */
 
-/* self._fatal_error(exc, message): reports (Python) then force-closes. */
-static void
+static int is_fatal_exit(void);
+static int finish_report(PyObject *self, PyObject *r);
+
+/* self._fatal_error(exc, message): reports (Python) then force-closes.
+ * -1 when that raised SystemExit or KeyboardInterrupt (left set, to
+ * propagate as asyncio's does); any other failure is unraisable. */
+static int
 fatal_error(PyObject *self, const char *message)
 {
     PyObject *type, *value, *tb;
@@ -104,12 +117,10 @@ fatal_error(PyObject *self, const char *message)
     if (value != NULL && tb != NULL)
         PyException_SetTraceback(value, tb);
     PyObject *r = PyObject_CallMethod(self, "_fatal_error", "Os", value ? value : Py_None, message);
-    if (r == NULL)
-        PyErr_WriteUnraisable(self);
-    Py_XDECREF(r);
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);
+    return finish_report(self, r);
 }
 
 static int
@@ -117,6 +128,21 @@ is_fatal_exit(void)
 {
     return PyErr_ExceptionMatches(PyExc_SystemExit) ||
            PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
+}
+
+/* The end of an error report's call r: 0, or -1 with SystemExit or
+ * KeyboardInterrupt left set; anything else it raised is unraisable. */
+static int
+finish_report(PyObject *self, PyObject *r)
+{
+    if (r != NULL) {
+        Py_DECREF(r);
+        return 0;
+    }
+    if (is_fatal_exit())
+        return -1;
+    PyErr_WriteUnraisable(self);
+    return 0;
 }
 
 /* loop.call_soon(self._call_connection_lost, exc) */
@@ -155,19 +181,17 @@ force_close(PyObject *self, PyObject *exc)
 
 /* ---- flow control ------------------------------------------------------ */
 
-static void
+static int
 protocol_error(PyObject *self, const char *message)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
     PyObject *r = PyObject_CallMethod(self, "_protocol_error", "sO", message, value ? value : Py_None);
-    if (r == NULL)
-        PyErr_WriteUnraisable(self);
-    Py_XDECREF(r);
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);
+    return finish_report(self, r);
 }
 
 static int
@@ -181,8 +205,7 @@ maybe_pause_protocol(PyObject *self)
     if (r == NULL) {
         if (is_fatal_exit())
             return -1;
-        protocol_error(self, "protocol.pause_writing() failed");
-        return 0;
+        return protocol_error(self, "protocol.pause_writing() failed");
     }
     Py_DECREF(r);
     return 0;
@@ -199,8 +222,7 @@ maybe_resume_protocol(PyObject *self)
     if (r == NULL) {
         if (is_fatal_exit())
             return -1;
-        protocol_error(self, "protocol.resume_writing() failed");
-        return 0;
+        return protocol_error(self, "protocol.resume_writing() failed");
     }
     Py_DECREF(r);
     return 0;
@@ -247,16 +269,6 @@ wbuf_consume(StreamData *s, Py_ssize_t n)
     }
 }
 
-static ssize_t
-send_raw(int fd, const char *p, Py_ssize_t n)
-{
-    ssize_t w;
-    do {
-        w = send(fd, p, (size_t)n, MSG_NOSIGNAL);
-    } while (w < 0 && errno == EINTR);
-    return w;
-}
-
 /* Checks write()'s argument and state like asyncio. 1: go on, 0: return
  * None silently, -1: exception set. */
 static int
@@ -277,13 +289,18 @@ write_precheck(PyObject *self, PyObject *data, Py_buffer *view)
         PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
         return -1;
     }
-    if (PyObject_GetBuffer(data, view, PyBUF_SIMPLE) < 0) {
+    if (PyBytes_CheckExact(data)) {
+        /* The common case, without the buffer protocol's bookkeeping:
+         * view->obj stays NULL, so PyBuffer_Release() is a no-op. */
+        view->obj = NULL;
+        view->buf = PyBytes_AS_STRING(data);
+        view->len = PyBytes_GET_SIZE(data);
+    } else if (PyObject_GetBuffer(data, view, PyBUF_SIMPLE) < 0) {
         /* e.g. a non-contiguous memoryview: asyncio's send() fails on it,
          * which is a fatal write error, not an exception from write(). */
         if (!PyErr_ExceptionMatches(PyExc_BufferError))
             return -1;
-        fatal_error(self, "Fatal write error on socket transport");
-        return 0;
+        return fatal_error(self, "Fatal write error on socket transport");
     }
     if (view->len == 0) {
         PyBuffer_Release(view);
@@ -314,12 +331,13 @@ stream_write(PyObject *self, PyObject *data)
     const char *p = view.buf;
     Py_ssize_t n = view.len;
     if (s->wlen == 0) {
-        ssize_t w = send_raw(s->fd, p, n);
+        ssize_t w = goloop_send(s->fd, p, (size_t)n);
         if (w < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 PyErr_SetFromErrno(PyExc_OSError);
                 PyBuffer_Release(&view);
-                fatal_error(self, "Fatal write error on socket transport");
+                if (fatal_error(self, "Fatal write error on socket transport") < 0)
+                    return NULL;
                 Py_RETURN_NONE;
             }
             w = 0;
@@ -342,45 +360,47 @@ stream_write(PyObject *self, PyObject *data)
     Py_RETURN_NONE;
 }
 
+/* All or nothing, as asyncio's: the items are listed first (a generator
+ * runs to its end before anything changes here), then appended; an item
+ * that is refused rolls the buffer back. Appended together so that the
+ * chunks go out in one send when possible. */
 static PyObject *
 stream_writelines(PyObject *self, PyObject *seq)
 {
-    PyObject *it = PyObject_GetIter(seq);
-    if (it == NULL)
+    PyObject *items = PySequence_List(seq);
+    if (items == NULL)
         return NULL;
-    /* Join first so the chunks go out in one send when possible. */
     StreamData *s = SD(self);
-    PyObject *item;
     Py_ssize_t before = s->wlen;
     int direct = s->wlen == 0;
-    while ((item = PyIter_Next(it)) != NULL) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         Py_buffer view;
-        int go = write_precheck(self, item, &view);
-        Py_DECREF(item);
-        if (go < 0) {
-            Py_DECREF(it);
-            return NULL;
-        }
+        int go = write_precheck(self, PyList_GET_ITEM(items, i), &view);
         if (go == 0)
             continue;
-        int r = wbuf_append(s, view.buf, view.len);
-        PyBuffer_Release(&view);
-        if (r < 0) {
-            Py_DECREF(it);
+        if (go > 0) {
+            go = wbuf_append(s, view.buf, view.len);
+            PyBuffer_Release(&view);
+        }
+        if (go < 0) {
+            /* Only what this call appended goes: a force-close meanwhile
+             * (a fatal error on an earlier item) emptied the buffer. */
+            if (!s->conn_lost && s->wlen > before)
+                s->wlen = before;
+            Py_DECREF(items);
             return NULL;
         }
     }
-    Py_DECREF(it);
-    if (PyErr_Occurred())
-        return NULL;
-    if (direct && s->wlen > before) {
-        ssize_t w = send_raw(s->fd, s->wbuf + s->whead, s->wlen);
+    Py_DECREF(items);
+    if (direct && s->wlen > before && !s->conn_lost) {
+        ssize_t w = goloop_send(s->fd, s->wbuf + s->whead, (size_t)s->wlen);
         if (w < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 s->wlen = 0;
                 s->whead = 0;
                 PyErr_SetFromErrno(PyExc_OSError);
-                fatal_error(self, "Fatal write error on socket transport");
+                if (fatal_error(self, "Fatal write error on socket transport") < 0)
+                    return NULL;
                 Py_RETURN_NONE;
             }
             w = 0;
@@ -411,7 +431,7 @@ stream_write_ready(PyObject *self, PyObject *unused)
     if (s->conn_lost || s->sock == NULL)
         Py_RETURN_NONE;
     if (s->wlen > 0) {
-        ssize_t w = send_raw(s->fd, s->wbuf + s->whead, s->wlen);
+        ssize_t w = goloop_send(s->fd, s->wbuf + s->whead, (size_t)s->wlen);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 Py_RETURN_NONE;
@@ -437,10 +457,13 @@ stream_write_ready(PyObject *self, PyObject *unused)
         return NULL;
     if (s->wlen == 0) {
         unwatch(self, 1);
-        PyObject *r = call_method0(self, "_write_drained");
-        if (r == NULL)
-            return NULL;
-        Py_DECREF(r);
+        PyObject *r;
+        if (s->empty_waiter != NULL && s->empty_waiter != Py_None) {
+            r = call_method0(self, "_write_drained");
+            if (r == NULL)
+                return NULL;
+            Py_DECREF(r);
+        }
         if (s->closing) {
             r = PyObject_CallMethod(self, "_call_connection_lost", "O", Py_None);
             if (r == NULL)
@@ -474,13 +497,13 @@ on_eof(PyObject *self)
     PyObject *keep = call_method0(s->protocol, "eof_received");
     if (keep == NULL) {
         if (!is_fatal_exit())
-            fatal_error(self, "Fatal error: protocol.eof_received() call failed.");
+            (void)fatal_error(self, "Fatal error: protocol.eof_received() call failed.");
         return;
     }
     int k = PyObject_IsTrue(keep);
     Py_DECREF(keep);
     if (k < 0) {
-        fatal_error(self, "Fatal error: protocol.eof_received() call failed.");
+        (void)fatal_error(self, "Fatal error: protocol.eof_received() call failed.");
         return;
     }
     if (k) {
@@ -497,32 +520,32 @@ static PyObject *
 read_ready_data(PyObject *self)
 {
     StreamData *s = SD(self);
-    ssize_t n;
-    do {
-        n = recv(s->fd, read_buf, MAX_READ, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
+    PyObject *data = goloop_recv_bytes(s->fd, GOLOOP_READ_BUF, &s->last_read, 0);
+    if (data == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             Py_RETURN_NONE;
         PyErr_SetFromErrno(PyExc_OSError);
-        fatal_error(self, "Fatal read error on socket transport");
+        if (fatal_error(self, "Fatal read error on socket transport") < 0)
+            return NULL;
         Py_RETURN_NONE;
     }
-    if (n == 0) {
+    if (PyBytes_GET_SIZE(data) == 0) {
+        Py_DECREF(data);
         on_eof(self);
         if (PyErr_Occurred())
             return NULL;
         Py_RETURN_NONE;
     }
-    PyObject *data = PyBytes_FromStringAndSize(read_buf, n);
-    if (data == NULL)
-        return NULL;
-    PyObject *r = PyObject_CallMethodOneArg(s->protocol, str_data_received, data);
+    PyObject *protocol = s->protocol;
+    Py_INCREF(protocol);  /* data_received may replace it and drop the last reference */
+    PyObject *r = PyObject_CallMethodOneArg(protocol, str_data_received, data);
+    Py_DECREF(protocol);
     Py_DECREF(data);
     if (r == NULL) {
-        if (is_fatal_exit())
+        if (is_fatal_exit() || fatal_error(self, "Fatal error: protocol.data_received() call failed.") < 0)
             return NULL;
-        fatal_error(self, "Fatal error: protocol.data_received() call failed.");
         Py_RETURN_NONE;
     }
     Py_DECREF(r);
@@ -533,10 +556,22 @@ static PyObject *
 read_ready_buffered(PyObject *self)
 {
     StreamData *s = SD(self);
-    PyObject *buf = PyObject_CallMethod(s->protocol, "get_buffer", "i", -1);
+    /* get_buffer() is Python code: it may replace the protocol (dropping
+     * the last reference to this one) or close the transport. */
+    PyObject *protocol = s->protocol;
+    Py_INCREF(protocol);
+    PyObject *args[2] = {protocol, NULL};
+    args[1] = PyLong_FromLong(-1);  /* a cached small int: cannot fail */
+    PyObject *buf = PyObject_VectorcallMethod(str_get_buffer, args, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(args[1]);
     Py_buffer view;
     if (buf == NULL)
         goto get_buffer_failed;
+    if (s->sock == NULL) {  /* released meanwhile: the fd is not ours */
+        Py_DECREF(buf);
+        Py_DECREF(protocol);
+        Py_RETURN_NONE;
+    }
     if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) < 0) {
         Py_DECREF(buf);
         goto get_buffer_failed;
@@ -547,19 +582,18 @@ read_ready_buffered(PyObject *self)
         PyErr_SetString(PyExc_RuntimeError, "get_buffer() returned an empty buffer");
         goto get_buffer_failed;
     }
-    ssize_t n;
-    do {
-        n = recv(s->fd, view.buf, (size_t)view.len, 0);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = goloop_recv(s->fd, view.buf, (size_t)view.len);
     int e = errno;
     PyBuffer_Release(&view);
     Py_DECREF(buf);
+    Py_DECREF(protocol);
     if (n < 0) {
         if (e == EAGAIN || e == EWOULDBLOCK)
             Py_RETURN_NONE;
         errno = e;
         PyErr_SetFromErrno(PyExc_OSError);
-        fatal_error(self, "Fatal read error on socket transport");
+        if (fatal_error(self, "Fatal read error on socket transport") < 0)
+            return NULL;
         Py_RETURN_NONE;
     }
     if (n == 0) {
@@ -568,20 +602,30 @@ read_ready_buffered(PyObject *self)
             return NULL;
         Py_RETURN_NONE;
     }
-    PyObject *r = PyObject_CallMethod(s->protocol, "buffer_updated", "n", (Py_ssize_t)n);
+    if (s->protocol == NULL)
+        Py_RETURN_NONE;
+    protocol = args[0] = s->protocol;  /* the protocol now, as asyncio */
+    Py_INCREF(protocol);
+    args[1] = PyLong_FromSsize_t((Py_ssize_t)n);
+    if (args[1] == NULL) {
+        Py_DECREF(protocol);
+        return NULL;
+    }
+    PyObject *r = PyObject_VectorcallMethod(str_buffer_updated, args, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(args[1]);
+    Py_DECREF(protocol);
     if (r == NULL) {
-        if (is_fatal_exit())
+        if (is_fatal_exit() || fatal_error(self, "Fatal error: protocol.buffer_updated() call failed.") < 0)
             return NULL;
-        fatal_error(self, "Fatal error: protocol.buffer_updated() call failed.");
         Py_RETURN_NONE;
     }
     Py_DECREF(r);
     Py_RETURN_NONE;
 
 get_buffer_failed:
-    if (is_fatal_exit())
+    Py_DECREF(protocol);
+    if (is_fatal_exit() || fatal_error(self, "Fatal error: protocol.get_buffer() call failed.") < 0)
         return NULL;
-    fatal_error(self, "Fatal error: protocol.get_buffer() call failed.");
     Py_RETURN_NONE;
 }
 
@@ -771,6 +815,12 @@ stream_release_core(PyObject *self, PyObject *unused)
     StreamData *s = SD(self);
     unwatch(self, 0);
     unwatch(self, 1);
+    /* From here on the fd number may belong to another socket: every
+     * path that sends or receives checks conn_lost (or closing) first. */
+    s->closing = 1;
+    if (s->conn_lost == 0)
+        s->conn_lost = 1;
+    s->protocol_paused = 0;
     PyObject *sock = s->sock ? s->sock : Py_None;
     if (s->sock == NULL)
         Py_INCREF(sock);
@@ -936,7 +986,9 @@ int
 goloop_stream_type_init(PyObject *module)
 {
     if (str_data_received == NULL &&
-        (str_data_received = PyUnicode_InternFromString("data_received")) == NULL)
+        ((str_data_received = PyUnicode_InternFromString("data_received")) == NULL ||
+         (str_get_buffer = PyUnicode_InternFromString("get_buffer")) == NULL ||
+         (str_buffer_updated = PyUnicode_InternFromString("buffer_updated")) == NULL))
         return -1;
     PyObject *transports = PyImport_ImportModule("asyncio.transports");
     if (transports == NULL)

@@ -25,12 +25,13 @@ type Engine struct {
 	sigW     int
 	timers   timerHeap
 	seq      uint64
-	watchers map[int]*watcher
+	watchers watcherTable
 	events   []unix.EpollEvent
 	buf      []byte
 	jobs     map[*job]struct{} // started, not yet settled (loop thread)
 	batch    cgo.ReadyBatch    // handles on their way to the ready queue
 	drop     []cgo.Handle      // cancelled watchers to release after a flush
+	purged   []cgo.Handle      // cancelled timers to release once the heap is whole
 	jobq     jobQueue
 }
 
@@ -49,7 +50,7 @@ var (
 // New creates the engine of a new loop and records its id in core.
 func New(core cgo.Core) (*Engine, error) {
 	e := &Engine{core: core, epfd: -1, wakeFD: -1, sigR: -1, sigW: -1,
-		watchers: map[int]*watcher{}, jobs: map[*job]struct{}{}, events: make([]unix.EpollEvent, 256),
+		jobs: map[*job]struct{}{}, events: make([]unix.EpollEvent, 256),
 		buf: make([]byte, 512)}
 	var err error
 	if e.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
@@ -125,8 +126,11 @@ func (e *Engine) Close() {
 	}
 	e.core.SetTimersCancelled(0)
 	watchers := e.watchers
-	e.watchers = map[int]*watcher{}
+	e.watchers = watcherTable{}
 	for _, w := range watchers {
+		if w == nil {
+			continue
+		}
 		if !w.reader.Nil() {
 			w.reader.DecRef()
 		}
@@ -134,6 +138,7 @@ func (e *Engine) Close() {
 			w.writer.DecRef()
 		}
 	}
+	e.batch.Free()
 	e.closeFDs()
 }
 

@@ -26,6 +26,14 @@ type jobQueue struct {
 	hasDone atomic.Bool
 }
 
+// maxBlockingJobs bounds the jobs in a blocking C call at once, over all
+// loops: each pins an OS thread, and past Go's thread limit (10,000) the
+// runtime aborts the process. asyncio's default executor caps them too.
+// The others wait on jobSlots as parked goroutines, holding no thread.
+const maxBlockingJobs = 64
+
+var jobSlots = make(chan struct{}, maxBlockingJobs)
+
 // start runs work on a goroutine; fut is kept alive until the job settles
 // it or the loop closes.
 func (e *Engine) start(fut unsafe.Pointer, j *job, work func()) {
@@ -33,7 +41,9 @@ func (e *Engine) start(fut unsafe.Pointer, j *job, work func()) {
 	j.fut = fut
 	e.jobs[j] = struct{}{}
 	go func() {
+		jobSlots <- struct{}{}
 		work()
+		<-jobSlots
 		e.finish(j)
 	}()
 }

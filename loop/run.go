@@ -2,6 +2,7 @@ package loop
 
 import (
 	"math"
+	"runtime"
 	"syscall"
 	"unsafe"
 
@@ -11,25 +12,38 @@ import (
 )
 
 const (
-	// Purge cancelled timers when they are this many and over half the heap
-	// (asyncio's rule), so cancel-heavy code does not grow the heap.
-	minCancelledForPurge = 100
+	// Purge cancelled timers when the heap holds more than this many and
+	// over half are cancelled (asyncio's rule), so cancel-heavy code does
+	// not grow the heap.
+	minTimersForPurge = 100
 	// Longest single wait; the loop just waits again after it.
 	maxTimeoutMs = 24 * 3600 * 1000
 	// Timers this close to due are run now (the clock's resolution).
 	clockResolution = 1e-9
+	// How often the loop goroutine yields to the Go scheduler (see Run).
+	yieldEveryNs = 4_000_000
 )
 
 // Run iterates until stop() was called. It returns ErrPython when an
 // exception (KeyboardInterrupt, SystemExit, a signal handler's) must
 // propagate out of run_forever, with the Python error indicator set.
 func (e *Engine) Run() error {
+	lastYield := nanotime()
 	for {
 		if err := e.runOnce(); err != nil {
 			return err
 		}
 		if e.core.Stopping() || e.closed() {
 			return nil
+		}
+		// The loop goroutine never blocks in Go, so the scheduler would see
+		// it "running" forever: after 10 ms sysmon forces a preemption
+		// (SIGURG into the loop thread), takes its P away during the next
+		// cgo call and then polls every 20 µs for a while — thousands of
+		// wake-ups a second under load. Yielding now and then shows progress.
+		if t := nanotime(); t-lastYield > yieldEveryNs {
+			lastYield = t
+			runtime.Gosched()
 		}
 	}
 }
@@ -47,7 +61,7 @@ func (e *Engine) runOnce() error {
 	} else if len(e.timers) > 0 {
 		dt := e.timers[0].when - now()
 		switch {
-		case dt <= 0:
+		case dt <= 0 || dt != dt: // due, or a NaN `when` (due at once)
 			timeout = 0
 		case dt*1000 >= maxTimeoutMs:
 			timeout = maxTimeoutMs
@@ -109,7 +123,7 @@ func (e *Engine) processEvents(n int) error {
 				return err
 			}
 		default:
-			w := e.watchers[fd]
+			w := e.watchers.get(fd)
 			if w == nil {
 				continue
 			}
@@ -174,7 +188,7 @@ func (e *Engine) readSignals() error {
 // heap's references in one C call.
 func (e *Engine) queueDueTimers() error {
 	end := now() + clockResolution
-	for len(e.timers) > 0 && e.timers[0].when < end {
+	for len(e.timers) > 0 && !(e.timers[0].when >= end) { // NaN is due
 		t := e.timers.pop()
 		t.h.SetScheduled(false)
 		if t.h.Cancelled() {
@@ -191,15 +205,19 @@ func (e *Engine) queueDueTimers() error {
 }
 
 // purgeCancelledTimers removes cancelled timers: all of them when they
-// dominate the heap, else only those at its top.
+// dominate the heap, else only those at its top. The references are
+// dropped only once the heap and the count are consistent again: freeing
+// a handle can run Python (finalizers, weakref callbacks) that schedules
+// or cancels timers.
 func (e *Engine) purgeCancelledTimers() {
 	nc := e.core.TimersCancelled()
-	if nc > minCancelledForPurge && nc*2 > len(e.timers) {
+	drop := e.purged[:0]
+	if len(e.timers) > minTimersForPurge && nc*2 > len(e.timers) {
 		kept := e.timers[:0]
 		for _, t := range e.timers {
 			if t.h.Cancelled() {
 				t.h.SetScheduled(false)
-				t.h.DecRef()
+				drop = append(drop, t.h)
 			} else {
 				kept = append(kept, t)
 			}
@@ -209,16 +227,21 @@ func (e *Engine) purgeCancelledTimers() {
 		}
 		e.timers = kept
 		e.timers.rebuild()
-		e.core.SetTimersCancelled(0)
-		return
-	}
-	for len(e.timers) > 0 && e.timers[0].h.Cancelled() {
-		t := e.timers.pop()
-		t.h.SetScheduled(false)
-		t.h.DecRef()
-		if nc > 0 {
-			nc--
+		nc = 0
+	} else {
+		for len(e.timers) > 0 && e.timers[0].h.Cancelled() {
+			t := e.timers.pop()
+			t.h.SetScheduled(false)
+			drop = append(drop, t.h)
+			if nc > 0 {
+				nc--
+			}
 		}
 	}
 	e.core.SetTimersCancelled(nc)
+	e.purged = drop[:0]
+	for i, h := range drop {
+		drop[i] = cgo.Handle{}
+		h.DecRef()
+	}
 }

@@ -13,9 +13,16 @@ type timer struct {
 // pushes and pops allocate nothing and make no interface calls.
 type timerHeap []timer
 
+// A NaN `when` orders before every number (and among NaNs by seq): it
+// is due at once, as asyncio runs it (its `when >= end` test is false),
+// and it must not stop the heap from ordering the timers behind it.
 func (t timerHeap) less(i, j int) bool {
-	if t[i].when != t[j].when {
-		return t[i].when < t[j].when
+	a, b := t[i].when, t[j].when
+	if a != b {
+		if a != a || b != b { // a NaN: it goes first
+			return a != a && b == b
+		}
+		return a < b
 	}
 	return t[i].seq < t[j].seq
 }

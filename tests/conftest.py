@@ -227,6 +227,22 @@ def snippet_runner():
 
 
 @pytest.fixture
+def tcp_pair():
+    """A connected pair of non-blocking TCP sockets over 127.0.0.1."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    c = socket.create_connection(lsock.getsockname())
+    s, _ = lsock.accept()
+    lsock.close()
+    c.setblocking(False)
+    s.setblocking(False)
+    yield c, s
+    c.close()
+    s.close()
+
+
+@pytest.fixture
 def sockpair():
     """A connected pair of non-blocking sockets, closed after the test."""
     a, b = socket.socketpair()

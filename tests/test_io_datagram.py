@@ -511,3 +511,30 @@ def test_no_fd_leak(loop):
 
     before, after = run(loop, main())
     assert after == before
+
+
+def test_fd_of_a_datagram_transport_is_guarded(loop):
+    """add_reader/remove_reader on a datagram transport's own fd raise
+    RuntimeError, as asyncio's, and the transport keeps receiving."""
+    got = []
+
+    class P(asyncio.DatagramProtocol):
+        def datagram_received(self, data, addr):
+            got.append(data)
+
+    async def main():
+        tr, _ = await loop.create_datagram_endpoint(P, local_addr=("127.0.0.1", 0))
+        fd = tr.get_extra_info("socket").fileno()
+        with pytest.raises(RuntimeError, match="used by transport"):
+            loop.add_reader(fd, print)
+        with pytest.raises(RuntimeError, match="used by transport"):
+            loop.remove_reader(fd)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"hi", tr.get_extra_info("sockname"))
+            while not got:
+                await asyncio.sleep(0.001)
+        tr.close()
+        await asyncio.sleep(0)
+
+    run(loop, main())
+    assert got == [b"hi"]

@@ -26,22 +26,6 @@ needs_311 = pytest.mark.skipif(
 
 
 @pytest.fixture
-def tcp_pair():
-    """A connected pair of non-blocking TCP sockets over 127.0.0.1."""
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
-    c = socket.create_connection(lsock.getsockname())
-    s, _ = lsock.accept()
-    lsock.close()
-    c.setblocking(False)
-    s.setblocking(False)
-    yield c, s
-    c.close()
-    s.close()
-
-
-@pytest.fixture
 def udp_pair():
     """Two non-blocking UDP sockets bound on 127.0.0.1 (not connected)."""
     a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -16,6 +16,7 @@ import errno
 import gc
 import hashlib
 import logging
+import math
 import os
 import resource
 import socket
@@ -24,6 +25,7 @@ import sys
 import warnings
 
 import pytest
+from tests.conftest import run_snippet
 from tests.io_helpers import Recorder, TIMEOUT, run, shortdir, wait_until  # noqa: F401
 
 PY312 = sys.version_info >= (3, 12)
@@ -436,6 +438,36 @@ def test_get_write_buffer_size_and_pause_threshold(loop):
     assert sizes[0] == 0
     assert sizes[2] == 0
     assert (paused, resumed) == (1, 1)
+
+
+def test_write_buffer_limits_any_real_number(loop):
+    """Limits may be any real numbers, as in asyncio: a fractional or
+    infinite high-water mark, one beyond a C integer, both pause exactly
+    where asyncio's comparisons would."""
+
+    async def main():
+        server, ctr, cpr, str_, spr = await tcp_pair(loop)
+        str_.pause_reading()
+        ctr.set_write_buffer_limits(high=math.inf, low=0)
+        ctr.set_write_buffer_limits(high=2**70, low=2**69)
+        ctr.set_write_buffer_limits(high=float(2**70))
+        for _ in range(1000):
+            ctr.write(b"i" * 65536)
+            await asyncio.sleep(0)
+            if ctr.get_write_buffer_size() > 65536:
+                break
+        never_paused = cpr.paused == 0 and ctr.get_write_buffer_size() > 65536
+        # 2.5: a buffer of 3 bytes or more is above it, 2 bytes or less at or
+        # below 2.5 (asyncio compares size > high and size <= low).
+        ctr.set_write_buffer_limits(high=2.5, low=2.5)
+        paused_now = cpr.paused
+        str_.resume_reading()
+        await cpr.drain()
+        await wait_until(lambda: ctr.get_write_buffer_size() == 0)
+        await close_all(server, ctr, str_)
+        return never_paused, paused_now, cpr.resumed
+
+    assert run(loop, main()) == (True, 1, 1)
 
 
 def test_lowering_high_water_mark_pauses_at_once(loop):
@@ -1480,14 +1512,9 @@ def test_unix_bad_arguments(loop, shortdir):
 # -- connect_accepted_socket / sendfile -------------------------------------------
 
 
-def test_connect_accepted_socket(loop):
+def test_connect_accepted_socket(loop, tcp_pair):
     """connect_accepted_socket wraps an already accepted socket in a transport."""
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
-    client = socket.create_connection(lsock.getsockname())
-    conn, _ = lsock.accept()
-    lsock.close()
+    client, conn = tcp_pair
 
     async def main():
         str_, spr = await loop.connect_accepted_socket(Recorder, conn)
@@ -1647,3 +1674,64 @@ def test_no_fd_leak(loop):
 
     before, after = run(loop, main())
     assert after == before
+
+
+def test_accept_out_of_fds_pauses_then_resumes(loop_kind):
+    """accept() failing with EMFILE is reported once, accepting pauses for
+    a second and resumes: the waiting client is then served. A server
+    closed during the pause stays closed (goloop: no error when the retry
+    comes; asyncio reports a ValueError on fd -1 there)."""
+    proc = run_snippet(loop_kind, """
+        import resource, socket
+        loop = new_loop()
+        errors = []
+        loop.set_exception_handler(lambda lp, ctx: errors.append(ctx["message"]))
+        served = []
+        class Echo(asyncio.Protocol):
+            def connection_made(self, tr):
+                served.append(tr)
+        async def main():
+            server = await loop.create_server(Echo, "127.0.0.1", 0)
+            port = server.sockets[0].getsockname()[1]
+            hogs = []
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 1, hard))
+            c = socket.socket()  # takes the last fd: accept() has none
+            c.setblocking(False)
+            try:
+                c.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            while not errors:
+                await asyncio.sleep(0.01)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            while not served:  # the retry, a second later
+                await asyncio.sleep(0.01)
+            print("served", len(served), set(errors))
+            # Out of fds again, and the server closes during the pause.
+            resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 1, hard))
+            d = socket.socket()
+            d.setblocking(False)
+            try:
+                d.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            n = len(errors)
+            while len(errors) == n:
+                await asyncio.sleep(0.01)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            server.close()
+            n = len(errors)
+            await asyncio.sleep(1.5)
+            print("after close", errors[n:])
+            for tr in served:
+                tr.close()
+            c.close()
+            d.close()
+        loop.run_until_complete(main())
+    """, timeout=60)
+    assert proc.returncode == 0, proc
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "served 1 {'socket.accept() out of system resource'}", proc
+    if loop_kind == "goloop":
+        assert lines[1] == "after close []", proc

@@ -102,6 +102,12 @@ def test_remove_reader_return_values(loop, sockpair):
     assert loop.remove_reader(a.fileno()) is False
 
 
+@pytest.mark.parametrize("method", ["remove_reader", "remove_writer"])
+def test_remove_of_fd_beyond_int_returns_false(loop, method):
+    """An fd no C int can hold was never registered: False, as asyncio."""
+    assert getattr(loop, method)(2**70) is False
+
+
 def test_removed_reader_not_called(loop, sockpair):
     """After remove_reader the callback is no longer invoked."""
     a, b = sockpair

@@ -9,6 +9,7 @@ reference loop.
 import asyncio
 import contextvars
 import sys
+import threading
 import time
 
 import pytest
@@ -609,3 +610,49 @@ def test_run_until_complete_wraps_coroutine_via_task_factory(loop):
 
     assert loop.run_until_complete(coro()) == 5
     assert len(made) == 1
+
+
+def test_nan_when_runs_at_once_and_blocks_nothing(loop, loop_kind):
+    """call_at(nan) is accepted and runs at once, as on asyncio 3.10-3.12;
+    the timers behind it still run and the loop still waits (a NaN must
+    not stall the heap nor turn every wait into a busy poll)."""
+    if loop_kind == "asyncio" and sys.version_info >= (3, 13):
+        pytest.skip("asyncio 3.13's selector raises ValueError for a NaN timeout")
+    fired = []
+    loop.call_at(float("nan"), fired.append, "nan")
+    loop.call_later(0.01, fired.append, "t1")
+    loop.call_later(0.05, loop.stop)
+    safety = threading.Timer(10, loop.call_soon_threadsafe, (fired.append, "safety"))
+    safety.start()
+    try:
+        loop.run_forever()
+    finally:
+        safety.cancel()
+    assert sorted(fired) == ["nan", "t1"]
+
+
+def test_purge_survives_finalizers_that_schedule(loop):
+    """Freeing the purged cancelled timers runs Python (here weakref
+    callbacks) that schedules new timers: none is lost and the heap stays
+    ordered (the stop timer still stops the loop)."""
+    import weakref
+
+    fired = []
+    refs = []
+
+    def on_free(_):
+        loop.call_later(0.001, fired.append, "late")
+
+    hs = [loop.call_later(100, print) for _ in range(150)]
+    for h in hs:
+        refs.append(weakref.ref(h, on_free))
+        h.cancel()
+    del hs, h
+    loop.call_later(0.2, loop.stop)
+    safety = threading.Timer(10, loop.call_soon_threadsafe, (loop.stop,))
+    safety.start()
+    try:
+        loop.run_forever()
+    finally:
+        safety.cancel()
+    assert fired == ["late"] * 150

@@ -78,5 +78,6 @@ def describe(env: dict[str, str], malloc: str) -> dict[str, Any]:
         "goloop": _package_version(env, "goloop"),
         "goloop_commit": commit + (" (work tree modified)" if dirty else ""),
         "go": _run(["go", "version"]),
+        "gcc": _run(["gcc", "--version"]).partition("\n")[0],
         "wrk": _run([wrk, "--version"]).split(" Copyright")[0] if wrk else "missing",
     }

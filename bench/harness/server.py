@@ -1,5 +1,7 @@
-"""A bench/servers.py process seen from the runner: start it, read its CPU
-time over the control channel, stop it, and keep its stderr for reports."""
+"""A server process seen from the runner (bench/servers.py, or the C floor
+bench/floor/echo_floor.c, which speaks the same control protocol): start
+it, read its CPU time over the control channel, stop it, and keep its
+stderr for reports."""
 from __future__ import annotations
 
 import json
@@ -18,12 +20,20 @@ class ServerError(RuntimeError):
     """The server did not start, answer or stop as it should."""
 
 
+def servers_py(loop: str, mode: str) -> list[str]:
+    return [sys.executable, str(BENCH / "servers.py"), "--loop", loop, "--mode", mode, "--port", "0"]
+
+
 class Server:
-    def __init__(self, loop: str, mode: str, env: dict[str, str]) -> None:
+    """`loop` and `mode` name the server in reports; `command` defaults to
+    bench/servers.py under that loop in that mode."""
+
+    def __init__(self, loop: str, mode: str, env: dict[str, str],
+                 command: list[str] | None = None) -> None:
         self.loop, self.mode = loop, mode
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, str(BENCH / "servers.py"), "--loop", loop, "--mode", mode, "--port", "0"],
+            command or servers_py(loop, mode),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env)
         self.pending = b""
         self.port = 0
@@ -105,16 +115,19 @@ class Server:
 
 def start_servers(loops: list[str], mode: str, env: dict[str, str]) -> dict[str, Server | str]:
     """Start one server per loop at once; a failure is kept as its text."""
+    return wait_ready({loop: Server(loop, mode, env) for loop in loops})
+
+
+def wait_ready(launched: dict[str, Server]) -> dict[str, Server | str]:
+    """Wait for each launched server's ready line; a failure is kept as its text."""
     started: dict[str, Server | str] = {}
-    for loop in loops:
-        started[loop] = Server(loop, mode, env)
-    for loop, server in list(started.items()):
-        assert isinstance(server, Server)
+    for name, server in launched.items():
         try:
             server.wait_ready()
+            started[name] = server
         except ServerError as exc:
             server.stop()
-            started[loop] = f"{loop} {mode} server failed to start: {exc}"
+            started[name] = f"{name} {server.mode} server failed to start: {exc}"
     return started
 
 

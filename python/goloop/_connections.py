@@ -426,6 +426,13 @@ class Connections:
                         protocol_factory, sock, server, backlog,
                         (sslcontext, ssl_handshake_timeout, ssl_shutdown_timeout))
 
+    def _resume_serving(self, protocol_factory: Callable[[], Any], sock: socket.socket,
+                        *args: Any) -> None:
+        # After an out-of-resources pause: unless the server closed the
+        # socket meanwhile (asyncio then fails on fd -1 in the handler).
+        if sock.fileno() != -1:
+            self._start_serving(protocol_factory, sock, *args)
+
     def _stop_serving(self, sock: socket.socket) -> None:
         self.remove_reader(sock.fileno())  # type: ignore[attr-defined]
         entry = self._unix_server_inodes.pop(sock, None)
@@ -458,7 +465,7 @@ class Connections:
                     "socket": trsock.TransportSocket(sock),
                 })
                 self.remove_reader(sock.fileno())  # type: ignore[attr-defined]
-                self.call_later(ACCEPT_RETRY_DELAY, self._start_serving,  # type: ignore[attr-defined]
+                self.call_later(ACCEPT_RETRY_DELAY, self._resume_serving,  # type: ignore[attr-defined]
                                 protocol_factory, sock, tls[0], server, backlog, tls[1], tls[2])
                 return
             self.create_task(self._serve_accepted(protocol_factory, conn, addr, server, tls))  # type: ignore[attr-defined]

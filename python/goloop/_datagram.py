@@ -43,6 +43,8 @@ class DatagramTransport(FdWatching, asyncio.transports._FlowControlMixin, asynci
                 self._extra["peername"] = None
         self._sock = sock
         self._sock_fd = self._watched_fd = sock.fileno()
+        # add_reader/sock_recv on this fd then raise, as on asyncio.
+        loop._transports[self._sock_fd] = self
         self._protocol = protocol
         self._address = address
         self._buffer: collections.deque = collections.deque()

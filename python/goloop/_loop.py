@@ -26,7 +26,7 @@ from typing import Any, Awaitable, Callable, Optional
 from . import _goloop
 from ._format import callback_source, handle_repr
 from ._resolve import Resolver
-from ._sockets import SocketOps
+from ._sockets import SocketOps, SockFuture
 from ._connections import Connections
 from ._pipes import Pipes
 from ._datagram import Datagrams
@@ -38,6 +38,7 @@ logger = logging.getLogger("asyncio")
 Handle = _goloop.Handle
 TimerHandle = _goloop.TimerHandle
 _goloop._set_helpers(handle_repr)
+_goloop._set_sock_future(SockFuture)
 
 _PY311 = sys.version_info >= (3, 11)
 _PY312 = sys.version_info >= (3, 12)
@@ -71,6 +72,9 @@ def _file_descriptor(fileobj: Any) -> int:
     if fd < 0:
         raise ValueError(f"Invalid file descriptor: {fd}")
     return fd
+
+
+_MAX_FD = 2**31 - 1  # fds are C ints
 
 
 class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
@@ -249,9 +253,12 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
     def create_future(self) -> asyncio.Future:
         return futures.Future(loop=self)
 
+    # create_task is LoopCore's (cgo/tasks.c): it builds the Task itself
+    # when there is no task factory and the loop is open and not in debug
+    # mode, and calls _create_task_slow for everything else.
     if _PY311:
-        def create_task(self, coro: Any, *, name: Optional[str] = None,
-                        context: Any = None) -> asyncio.Task:
+        def _create_task_slow(self, coro: Any, *, name: Optional[str] = None,
+                              context: Any = None) -> asyncio.Task:
             self._check_closed()
             if self._task_factory is None:
                 task = tasks.Task(coro, loop=self, name=name, context=context)
@@ -265,7 +272,7 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
             self._name_task(task, name)
             return task
     else:
-        def create_task(self, coro: Any, *, name: Optional[str] = None) -> asyncio.Task:
+        def _create_task_slow(self, coro: Any, *, name: Optional[str] = None) -> asyncio.Task:
             self._check_closed()
             if self._task_factory is None:
                 task = tasks.Task(coro, loop=self, name=name)
@@ -550,8 +557,8 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
 
     def _unwatch_fd(self, fileobj: Any, write: bool) -> bool:
         fd = _file_descriptor(fileobj)
-        if self.is_closed():
-            return False
+        if self.is_closed() or fd > _MAX_FD:
+            return False  # nothing that large was ever watched (asyncio: False)
         previous = self._unwatch(fd, write)
         if previous is None:
             return False

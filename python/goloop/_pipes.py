@@ -49,9 +49,12 @@ class _PipeTransportBase(FdWatching):
     def is_closing(self) -> bool:
         return self._closing
 
-    def _fatal_error(self, exc: BaseException, message: str) -> None:
+    def _is_quiet_end(self, exc: BaseException) -> bool:
         # EIO is how a pty reports its other side closed: not an error.
-        if isinstance(exc, OSError) and exc.errno == errno.EIO:
+        return isinstance(exc, OSError) and exc.errno == errno.EIO
+
+    def _fatal_error(self, exc: BaseException, message: str) -> None:
+        if self._is_quiet_end(exc):
             if self._loop.get_debug():
                 logger.debug("%r: %s", self, message, exc_info=True)
         else:
@@ -76,18 +79,24 @@ class _PipeTransportBase(FdWatching):
             self._loop = None
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
-        if getattr(self, "_pipe", None) is not None:
+        pipe = getattr(self, "_pipe", None)
+        if pipe is not None:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._pipe.close()
+            close = getattr(pipe, "close", None)  # refused non-pipes may have none
+            if close is not None:
+                close()
 
     def __repr__(self) -> str:
+        # getattr: also called from __del__ of a transport whose __init__
+        # failed half-way (not a pipe, closed file), before these exist.
+        pipe = getattr(self, "_pipe", None)
         parts = [type(self).__name__]
-        if self._pipe is None:
+        if pipe is None:
             parts.append("closed")
-        elif self._closing:
+        elif getattr(self, "_closing", False):
             parts.append("closing")
-        parts.append(f"fd={self._fileno}")
-        parts.append("open" if self._pipe is not None else "closed")
+        parts.append(f"fd={getattr(self, '_fileno', None)}")
+        parts.append("open" if pipe is not None else "closed")
         return "<{}>".format(" ".join(parts))
 
 
@@ -157,6 +166,11 @@ class ReadPipeTransport(_PipeTransportBase, asyncio.ReadTransport):
 
 class WritePipeTransport(_PipeTransportBase, asyncio.transports._FlowControlMixin, asyncio.WriteTransport):
     """Writes to a pipe/FIFO/pty, buffering what the fd cannot take."""
+
+    def _is_quiet_end(self, exc: BaseException) -> bool:
+        # Any OSError (EPIPE: the reader is gone) is the end of the pipe,
+        # not an error to report: asyncio's write pipe logs it in debug only.
+        return isinstance(exc, OSError)
 
     def __init__(self, loop: Any, pipe: Any, protocol: Any, waiter: Any = None,
                  extra: Optional[dict] = None) -> None:

@@ -1,9 +1,16 @@
 """The loop.sock_* coroutines. Each tries the non-blocking socket call at
 once; when it would block, it awaits a one-shot readiness future from the
 Go poller (Loop._fd_ready) and tries again. Errors are the socket
-module's, and argument checks are asyncio's."""
+module's, and argument checks are asyncio's.
+
+sock_recv, sock_recv_into and sock_sendall on a plain socket.socket (not
+in debug mode) go through C first (cgo/sockops.c): the call is made there
+and, when it would block, C returns a SockFuture that it settles itself
+when the fd is ready. C answers NotImplemented for anything it does not
+handle, which then takes the Python path below."""
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sys
@@ -39,6 +46,20 @@ def _settle_ready(fut: Any) -> None:
         fut.set_result(None)
 
 
+class SockFuture(asyncio.Future):  # type: ignore[type-arg]
+    """The future of a sock_* call blocked in C. Cancelling it also takes
+    the call off the poller (asyncio removes its reader/writer likewise)."""
+
+    __slots__ = ("_op",)
+
+    def cancel(self, msg: Any = None) -> bool:
+        op = getattr(self, "_op", None)
+        if op is not None:
+            self._op = None
+            op.cancel()
+        return super().cancel(msg)
+
+
 class SocketOps:
     """Mixin of goloop.Loop: sock_recv, sock_sendall, sock_connect, ..."""
 
@@ -63,6 +84,10 @@ class SocketOps:
         return fut
 
     async def sock_recv(self, sock: socket.socket, n: int) -> bytes:
+        if not self._debug:  # type: ignore[attr-defined]
+            r = self._c_sock_recv(sock, n)  # type: ignore[attr-defined]
+            if r is not NotImplemented:
+                return await r if r.__class__ is SockFuture else r  # type: ignore[no-any-return]
         _check_socket(self, sock)
         while True:
             try:
@@ -71,6 +96,10 @@ class SocketOps:
                 await self._fd_ready(sock.fileno(), False)
 
     async def sock_recv_into(self, sock: socket.socket, buf: Any) -> int:
+        if not self._debug:  # type: ignore[attr-defined]
+            r = self._c_sock_recv_into(sock, buf, 0)  # type: ignore[attr-defined]
+            if r is not NotImplemented:
+                return await r if r.__class__ is SockFuture else r  # type: ignore[no-any-return]
         _check_socket(self, sock)
         while True:
             try:
@@ -97,6 +126,12 @@ class SocketOps:
                 await self._fd_ready(sock.fileno(), False)
 
     async def sock_sendall(self, sock: socket.socket, data: Any) -> None:
+        if not self._debug:  # type: ignore[attr-defined]
+            r = self._c_sock_sendall(sock, data)  # type: ignore[attr-defined]
+            if r is not NotImplemented:
+                if r is not None:
+                    await r
+                return
         _check_socket(self, sock)
         view = memoryview(data).cast("B")
         sent = 0

@@ -29,6 +29,15 @@ def _exit_code(status: int) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+def _reaped_code(transport: "SubprocessTransport") -> int:
+    """The exit code of a child that waitpid() no longer knows: Popen's own
+    poll() (run by kill(), terminate(), send_signal(), close()) may have
+    reaped it and kept its status; else 255, as asyncio reports."""
+    proc = getattr(transport, "_proc", None)
+    code = getattr(proc, "returncode", None)
+    return code if isinstance(code, int) else 255
+
+
 class Subprocesses:
     """Mixin of goloop.Loop: child processes."""
 
@@ -126,7 +135,7 @@ class Subprocesses:
                 _, status = os.waitpid(pid, 0)
                 code = _exit_code(status)
             except ChildProcessError:
-                code = 255  # reaped by someone else: asyncio reports 255 too
+                code = _reaped_code(transport)
             _report_exit(transport, code)
 
         handle = self._make_handle(exited, (), None)  # type: ignore[attr-defined]
@@ -157,7 +166,7 @@ class Subprocesses:
                 _, status = os.waitpid(pid, 0)
                 code = _exit_code(status)
             except ChildProcessError:
-                code = 255
+                code = _reaped_code(transport)
             if not self.is_closed():  # type: ignore[attr-defined]
                 self.call_soon_threadsafe(_report_exit, transport, code)  # type: ignore[attr-defined]
 

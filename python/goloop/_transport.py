@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 import sys
 import warnings
@@ -29,6 +30,11 @@ def _set_nodelay(sock: socket.socket) -> None:
 def _set_result_unless_cancelled(fut: asyncio.Future, result: Any) -> None:
     if not fut.cancelled():
         fut.set_result(result)
+
+
+def _c_limit(value: Any) -> int:
+    """A validated write-buffer limit as the C core's Py_ssize_t."""
+    return sys.maxsize if value >= sys.maxsize else math.floor(value)
 
 
 class SocketTransport(_goloop.StreamCore):
@@ -111,7 +117,10 @@ class SocketTransport(_goloop.StreamCore):
             low = high // 4
         if not high >= low >= 0:
             raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._set_limits(high, low)
+        # The C core keeps Py_ssize_t limits; asyncio takes any real number.
+        # Buffer sizes are integers, so flooring keeps both comparisons
+        # (size > high pauses, size <= low resumes) exactly as asyncio's.
+        self._set_limits(_c_limit(high), _c_limit(low))
 
     # ---- cold paths called by the C core --------------------------------
 
