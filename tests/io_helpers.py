@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import os
 import tempfile
 
 import pytest
@@ -20,6 +21,27 @@ async def wait_until(predicate, timeout=TIMEOUT):
             await asyncio.sleep(0.001)
 
     await asyncio.wait_for(poll(), timeout)
+
+
+def fd_table():
+    """{fd: what it refers to} for this process (readlink of /proc/self/fd).
+
+    Fd checks compare these, never a bare count: the Go runtime opens fds
+    of its own at moments no test controls (its netpoller's epoll and
+    eventfd, on the first Go timer after its first garbage collection).
+    """
+    out = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            out[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:  # the listing's own fd, or closed meanwhile
+            pass
+    return out
+
+
+def open_sockets():
+    """How many sockets this process has open."""
+    return sum(t.startswith("socket:") for t in fd_table().values())
 
 
 @pytest.fixture(autouse=True)

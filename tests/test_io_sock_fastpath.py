@@ -31,7 +31,7 @@ import time
 import weakref
 
 import pytest
-from tests.io_helpers import TIMEOUT, run, wait_until
+from tests.io_helpers import TIMEOUT, open_sockets, run, wait_until
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -48,10 +48,6 @@ def live_sockops():
 
 def live_sockfutures():
     return [o for o in gc.get_objects() if type(o).__name__ == "SockFuture"]
-
-
-def open_fds():
-    return len(os.listdir("/proc/self/fd"))
 
 
 def payload(size, seed=0):
@@ -1380,7 +1376,7 @@ def test_no_leak_after_many_blocked_calls(loop, loop_kind):
 
     run(loop, asyncio.sleep(0))  # anything a first run opens is not a leak
     gc.collect()
-    fds_before = open_fds() - 2  # a and b are closed at the end
+    fds_before = open_sockets() - 2  # a and b are closed at the end
     refs_before = (sys.getrefcount(buf), sys.getrefcount(view))
     run(loop, main())
     gc.collect()
@@ -1396,7 +1392,7 @@ def test_no_leak_after_many_blocked_calls(loop, loop_kind):
     a = b = None  # drops the closures' references too
     gc.collect()
     assert wa() is None and wb() is None
-    assert open_fds() == fds_before
+    assert open_sockets() == fds_before
 
 
 @pytest.mark.parametrize("call", ["recv", "recv_into", "sendall"])
@@ -1406,7 +1402,7 @@ def test_close_loop_with_pending_call(loop_factory, call):
     left (no SockOp, socket and buffer released) and data sent later stays
     in the socket."""
     gc.collect()
-    fds_before = open_fds()
+    fds_before = open_sockets()
     a, b = socket.socketpair()
     a.setblocking(False)
     b.setblocking(False)
@@ -1450,7 +1446,7 @@ def test_close_loop_with_pending_call(loop_factory, call):
     assert wa() is None
     loop = None
     gc.collect()
-    assert open_fds() == fds_before
+    assert open_sockets() == fds_before
 
 
 def test_socket_with_timeout_non_debug(loop, loop_kind):
