@@ -34,14 +34,18 @@ def since(t0: Took) -> Took:
     return wall - t0[0], cpu - t0[1]
 
 
+# The other loops goloop is measured against, each with a new_event_loop().
+PEERS = ("uvloop", "rloop", "rsloop", "zuvloop")
+
+
 def loops() -> dict[str, Factory]:
     found: dict[str, Factory] = {"asyncio": asyncio.new_event_loop}
-    try:
-        import uvloop
-
-        found["uvloop"] = uvloop.new_event_loop
-    except ImportError:
-        print("uvloop not installed: pip install uvloop", file=sys.stderr)
+    for peer in PEERS:
+        try:
+            found[peer] = __import__(peer).new_event_loop
+        except ImportError:
+            print(f"{peer} not installed (pip install {peer}): its column stays empty",
+                  file=sys.stderr)
     import goloop
 
     found["goloop"] = goloop.new_event_loop
