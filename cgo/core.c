@@ -141,18 +141,23 @@ goloop_run_ready(GoloopCore *core)
 
 /* ---- argument parsing shared by call_soon / call_at / ... ------------ */
 
-/* Splits (fixed..., callback, *args, context=None) into its parts. */
+static PyObject *str_context;   /* interned "context" */
+PyTypeObject GoloopCore_Type;
+
+/* Splits (fixed..., callback, *args, context=None) into its parts; the
+ * arguments stay in the caller's array (*cargv, *cnargs). */
 static int
 parse_call(const char *name, Py_ssize_t nfixed, PyObject *const *args,
            Py_ssize_t nargs, PyObject *kwnames, PyObject **callback,
-           PyObject **cargs, PyObject **context)
+           PyObject *const **cargv, Py_ssize_t *cnargs, PyObject **context)
 {
     *context = Py_None;
     if (kwnames != NULL) {
         Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
         for (Py_ssize_t i = 0; i < nkw; i++) {
             PyObject *k = PyTuple_GET_ITEM(kwnames, i);
-            if (!PyUnicode_Check(k) || PyUnicode_CompareWithASCIIString(k, "context") != 0) {
+            if (k != str_context &&
+                (!PyUnicode_Check(k) || PyUnicode_CompareWithASCIIString(k, "context") != 0)) {
                 PyErr_Format(PyExc_TypeError,
                              "%s() got an unexpected keyword argument '%S'", name, k);
                 return -1;
@@ -165,20 +170,8 @@ parse_call(const char *name, Py_ssize_t nfixed, PyObject *const *args,
         return -1;
     }
     *callback = args[nfixed];
-    Py_ssize_t n = nargs - nfixed - 1;
-    if (n == 0) {
-        Py_INCREF(goloop_empty_tuple);
-        *cargs = goloop_empty_tuple;
-        return 0;
-    }
-    *cargs = PyTuple_New(n);
-    if (*cargs == NULL)
-        return -1;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *a = args[nfixed + 1 + i];
-        Py_INCREF(a);
-        PyTuple_SET_ITEM(*cargs, i, a);
-    }
+    *cargv = args + nfixed + 1;
+    *cnargs = nargs - nfixed - 1;
     return 0;
 }
 
@@ -208,21 +201,18 @@ static PyObject *
 schedule_soon(GoloopCore *core, const char *name, PyObject *const *args,
               Py_ssize_t nargs, PyObject *kwnames, int threadsafe)
 {
-    PyObject *callback, *cargs, *context;
+    PyObject *callback, *context;
+    PyObject *const *cargv;
+    Py_ssize_t cnargs;
     CHECK_FORK(NULL);
-    if (parse_call(name, 0, args, nargs, kwnames, &callback, &cargs, &context) < 0)
+    if (parse_call(name, 0, args, nargs, kwnames, &callback, &cargv, &cnargs, &context) < 0)
         return NULL;
-    if (core->closed) {
-        Py_DECREF(cargs);
+    if (core->closed)
         return closed_error();
-    }
-    if (core->debug && debug_check(core, callback, name) < 0) {
-        Py_DECREF(cargs);
+    if (core->debug && debug_check(core, callback, name) < 0)
         return NULL;
-    }
-    GoloopHandle *h = goloop_handle_new(GoloopHandle_Type, callback, cargs,
-                                        (PyObject *)core, context);
-    Py_DECREF(cargs);
+    GoloopHandle *h = goloop_handle_new_vec(GoloopHandle_Type, callback, cargv, cnargs,
+                                            (PyObject *)core, context);
     if (h == NULL)
         return NULL;
     if (core->debug && debug_attach(core, h) < 0) {
@@ -273,20 +263,17 @@ static PyObject *
 schedule_at(GoloopCore *core, const char *name, double when, PyObject *const *args,
             Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *callback, *cargs, *context;
-    if (parse_call(name, 1, args, nargs, kwnames, &callback, &cargs, &context) < 0)
+    PyObject *callback, *context;
+    PyObject *const *cargv;
+    Py_ssize_t cnargs;
+    if (parse_call(name, 1, args, nargs, kwnames, &callback, &cargv, &cnargs, &context) < 0)
         return NULL;
-    if (core->closed) {
-        Py_DECREF(cargs);
+    if (core->closed)
         return closed_error();
-    }
-    if (core->debug && debug_check(core, callback, name) < 0) {
-        Py_DECREF(cargs);
+    if (core->debug && debug_check(core, callback, name) < 0)
         return NULL;
-    }
-    GoloopHandle *h = goloop_handle_new(GoloopTimerHandle_Type, callback, cargs,
-                                        (PyObject *)core, context);
-    Py_DECREF(cargs);
+    GoloopHandle *h = goloop_handle_new_vec(GoloopTimerHandle_Type, callback, cargv, cnargs,
+                                            (PyObject *)core, context);
     if (h == NULL)
         return NULL;
     HDATA(h)->when = when;
@@ -654,6 +641,14 @@ core_dealloc(GoloopCore *core)
     PyMem_Free(core->ring);
     core->ring = NULL;
     tp->tp_free((PyObject *)core);
+}
+
+int
+goloop_core_type_init(void)
+{
+    if (str_context == NULL && (str_context = PyUnicode_InternFromString("context")) == NULL)
+        return -1;
+    return PyType_Ready(&GoloopCore_Type);
 }
 
 PyTypeObject GoloopCore_Type = {

@@ -15,16 +15,27 @@
  * asyncio.TimerHandle (heap types made at import), so isinstance checks
  * hold. Their own state lives after the base instance layout, at
  * goloop_handle_offset (the same for both types): use HDATA(obj). */
+/* Up to this many callback arguments are stored in the handle itself:
+ * call_soon(cb, fut) builds no tuple (a tuple is one more GC-tracked
+ * allocation per callback); `_args` makes one on demand. */
+#define GOLOOP_INLINE_ARGS 3
+
 typedef struct {
     PyObject *callback;         /* NULL once cancelled */
-    PyObject *args;             /* tuple; NULL once cancelled */
-    PyObject *context;          /* contextvars.Context */
+    PyObject *argv[GOLOOP_INLINE_ARGS]; /* the arguments when nargs <= INLINE */
+    PyObject *args;             /* tuple: the arguments when nargs > INLINE,
+                                 * else a cache made by the _args getter */
+    PyObject *context;          /* contextvars.Context, or NULL: an empty
+                                 * context, made when first needed (contexts.c) */
     PyObject *loop;             /* strong reference */
     PyObject *source_traceback; /* debug mode only, else NULL */
     PyObject *repr;             /* repr cached at cancel time (debug) */
     double when;                /* TimerHandle only */
+    Py_ssize_t nargs;
+    Py_ssize_t heap_index;      /* TimerHandle: slot in the timer heap, -1 if none */
     char cancelled;
     char scheduled;             /* TimerHandle: still in the timer heap */
+    char context_shown;         /* the context object was handed out: keep it */
 } GoloopHandleData;
 
 typedef PyObject GoloopHandle;
@@ -38,15 +49,36 @@ extern PyTypeObject *GoloopTimerHandle_Type;
 /* Creates both types as subclasses of asyncio's; 0 or -1. */
 int goloop_handle_types_init(PyObject *module);
 
+/* A new handle. args: a tuple or NULL (no arguments); context: a
+ * Context, or NULL/None for a copy of the current one. */
 GoloopHandle *goloop_handle_new(PyTypeObject *type, PyObject *callback,
                                 PyObject *args, PyObject *loop,
                                 PyObject *context);
+/* The same with the arguments as an array (call_soon's fast path). */
+GoloopHandle *goloop_handle_new_vec(PyTypeObject *type, PyObject *callback,
+                                    PyObject *const *argv, Py_ssize_t nargs,
+                                    PyObject *loop, PyObject *context);
 /* Runs the callback in its context. Returns 0; on an exception it is
  * reported to the loop's exception handler, except SystemExit and
  * KeyboardInterrupt, which are left set and -1 is returned. */
 int goloop_handle_run(GoloopHandle *h);
 /* handle.cancel() for a Handle (not a TimerHandle). */
 void goloop_handle_cancel(PyObject *h);
+
+/* ---- callback contexts (contexts.c) ----------------------------------- */
+
+/* What a new handle runs in when given no context: *out becomes a new
+ * reference to a copy of the current context, or NULL when the current
+ * context is empty (the handle then runs in a fresh empty context, which
+ * goloop_context_lease makes). 0, or -1 with an exception set. */
+int goloop_context_capture(PyObject **out);
+/* An empty context for one run (new reference), from a small pool. */
+PyObject *goloop_context_lease(void);
+/* After a run in a leased context stored in *slot: when nothing else
+ * refers to it, it was never handed out (shown) and the callback left it
+ * empty, it goes back to the pool and *slot becomes NULL again; else the
+ * handle keeps it, as asyncio's handle keeps its context. */
+void goloop_context_settle(PyObject **slot, int shown);
 
 /* ---- LoopCore ------------------------------------------------------- */
 
@@ -68,6 +100,8 @@ typedef struct {
 } GoloopCore;
 
 extern PyTypeObject GoloopCore_Type;
+/* Readies the LoopCore type and what its methods use; 0 or -1. */
+int goloop_core_type_init(void);
 
 int goloop_ready_push(GoloopCore *core, PyObject *h); /* steals h */
 int goloop_ready_push_batch(GoloopCore *core, PyObject **hs, int n, int incref);

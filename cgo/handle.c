@@ -5,23 +5,57 @@
  * their own. The asyncio base's __slots__ storage is left unused. */
 #include "goloop.h"
 #include <structmember.h>
+#include <string.h>
 
 PyTypeObject *GoloopHandle_Type;
 PyTypeObject *GoloopTimerHandle_Type;
 Py_ssize_t goloop_handle_offset;
 
-GoloopHandle *
-goloop_handle_new(PyTypeObject *type, PyObject *callback, PyObject *args,
-                  PyObject *loop, PyObject *context)
+/* Freed Handles and TimerHandles of goloop's own two types are kept for
+ * reuse: a callback then costs no allocator call and does not count
+ * towards the cyclic GC's next collection. */
+#define FREE_MAX 256
+
+typedef struct {
+    PyObject *items[FREE_MAX];
+    int len;
+} FreeList;
+
+static FreeList free_handles, free_timers;
+
+static FreeList *
+free_list_of(PyTypeObject *type)
 {
-    /* tp_alloc zeroes the object and tracks it in the GC. */
-    PyObject *o = type->tp_alloc(type, 0);
-    if (o == NULL)
-        return NULL;
+    if (type == GoloopHandle_Type)
+        return &free_handles;
+    if (type == GoloopTimerHandle_Type)
+        return &free_timers;
+    return NULL;
+}
+
+static PyObject *
+handle_alloc(PyTypeObject *type)
+{
+    FreeList *fl = free_list_of(type);
+    if (fl == NULL || fl->len == 0)
+        return type->tp_alloc(type, 0);    /* zeroed and GC-tracked */
+    PyObject *o = fl->items[--fl->len];
+    /* As tp_alloc leaves it: zeroed past the header (the asyncio base's
+     * unused slot storage and the weakref list too), one reference, the
+     * heap type referenced, tracked by the GC. */
+    memset((char *)o + sizeof(PyObject), 0, type->tp_basicsize - sizeof(PyObject));
+    PyObject_Init(o, type);
+    PyObject_GC_Track(o);
+    return o;
+}
+
+static GoloopHandle *
+handle_init_common(PyObject *o, PyObject *callback, PyObject *loop, PyObject *context)
+{
     GoloopHandleData *h = HDATA(o);
+    h->heap_index = -1;
     if (context == NULL || context == Py_None) {
-        h->context = PyContext_CopyCurrent();
-        if (h->context == NULL) {
+        if (goloop_context_capture(&h->context) < 0) {
             Py_DECREF(o);
             return NULL;
         }
@@ -31,21 +65,82 @@ goloop_handle_new(PyTypeObject *type, PyObject *callback, PyObject *args,
     }
     Py_INCREF(callback);
     h->callback = callback;
-    if (args == NULL)
-        args = goloop_empty_tuple;
-    Py_INCREF(args);
-    h->args = args;
     Py_XINCREF(loop);
     h->loop = loop;
     return o;
+}
+
+GoloopHandle *
+goloop_handle_new_vec(PyTypeObject *type, PyObject *callback,
+                      PyObject *const *argv, Py_ssize_t nargs,
+                      PyObject *loop, PyObject *context)
+{
+    PyObject *o = handle_alloc(type);
+    if (o == NULL)
+        return NULL;
+    GoloopHandleData *h = HDATA(o);
+    if (nargs <= GOLOOP_INLINE_ARGS) {
+        for (Py_ssize_t i = 0; i < nargs; i++) {
+            Py_INCREF(argv[i]);
+            h->argv[i] = argv[i];
+        }
+    } else {
+        h->args = PyTuple_New(nargs);
+        if (h->args == NULL) {
+            Py_DECREF(o);
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < nargs; i++) {
+            Py_INCREF(argv[i]);
+            PyTuple_SET_ITEM(h->args, i, argv[i]);
+        }
+    }
+    h->nargs = nargs;
+    return handle_init_common(o, callback, loop, context);
+}
+
+GoloopHandle *
+goloop_handle_new(PyTypeObject *type, PyObject *callback, PyObject *args,
+                  PyObject *loop, PyObject *context)
+{
+    if (args == NULL)
+        return goloop_handle_new_vec(type, callback, NULL, 0, loop, context);
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (n <= GOLOOP_INLINE_ARGS)
+        return goloop_handle_new_vec(type, callback, &PyTuple_GET_ITEM(args, 0), n, loop, context);
+    PyObject *o = handle_alloc(type);
+    if (o == NULL)
+        return NULL;
+    Py_INCREF(args);
+    HDATA(o)->args = args;
+    HDATA(o)->nargs = n;
+    return handle_init_common(o, callback, loop, context);
+}
+
+/* Drops the callback and its arguments (cancel, clear). */
+static void
+clear_call(GoloopHandleData *h)
+{
+    PyObject *argv[GOLOOP_INLINE_ARGS];
+    Py_ssize_t n = h->nargs <= GOLOOP_INLINE_ARGS ? h->nargs : 0;
+    /* Unlink everything first: a finalizer run by a release below may
+     * look at this handle again. */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        argv[i] = h->argv[i];
+        h->argv[i] = NULL;
+    }
+    h->nargs = 0;
+    Py_CLEAR(h->callback);
+    Py_CLEAR(h->args);
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_DECREF(argv[i]);
 }
 
 static int
 handle_clear(PyObject *o)
 {
     GoloopHandleData *h = HDATA(o);
-    Py_CLEAR(h->callback);
-    Py_CLEAR(h->args);
+    clear_call(h);
     Py_CLEAR(h->context);
     Py_CLEAR(h->loop);
     Py_CLEAR(h->source_traceback);
@@ -59,6 +154,9 @@ handle_traverse(PyObject *o, visitproc visit, void *arg)
     GoloopHandleData *h = HDATA(o);
     Py_VISIT(Py_TYPE(o));
     Py_VISIT(h->callback);
+    if (h->nargs <= GOLOOP_INLINE_ARGS)
+        for (Py_ssize_t i = 0; i < h->nargs; i++)
+            Py_VISIT(h->argv[i]);
     Py_VISIT(h->args);
     Py_VISIT(h->context);
     Py_VISIT(h->loop);
@@ -78,9 +176,49 @@ handle_dealloc(PyObject *o)
     if (tp->tp_weaklistoffset && *(PyObject **)((char *)o + tp->tp_weaklistoffset) != NULL)
         PyObject_ClearWeakRefs(o);
     handle_clear(o);
-    tp->tp_free(o);
+    FreeList *fl = free_list_of(tp);
+    if (fl != NULL && fl->len < FREE_MAX && Py_REFCNT(o) == 0)
+        fl->items[fl->len++] = o;
+    else
+        tp->tp_free(o);
     Py_DECREF(tp);
     Py_TRASHCAN_END
+}
+
+/* A new reference to the arguments as a tuple (made once, then cached),
+ * or to None once the handle was cancelled. */
+static PyObject *
+args_tuple(GoloopHandleData *h)
+{
+    if (h->callback == NULL && h->args == NULL)
+        Py_RETURN_NONE;
+    if (h->args == NULL) {
+        PyObject *t = PyTuple_New(h->nargs);
+        if (t == NULL)
+            return NULL;
+        for (Py_ssize_t i = 0; i < h->nargs; i++) {
+            Py_INCREF(h->argv[i]);
+            PyTuple_SET_ITEM(t, i, h->argv[i]);
+        }
+        h->args = t;
+    }
+    Py_INCREF(h->args);
+    return h->args;
+}
+
+/* The handle's context, made now if it runs in an empty one (a new
+ * reference). Once handed out it stays the handle's own. */
+static PyObject *
+context_of(GoloopHandleData *h)
+{
+    if (h->context == NULL) {
+        h->context = PyContext_New();
+        if (h->context == NULL)
+            return NULL;
+    }
+    h->context_shown = 1;
+    Py_INCREF(h->context);
+    return h->context;
 }
 
 /* The asyncio base's __init__ must not run: tp_new did the work. */
@@ -153,8 +291,7 @@ handle_do_cancel(PyObject *o)
             PyErr_WriteUnraisable(o);
         h->repr = r;
     }
-    Py_CLEAR(h->callback);
-    Py_CLEAR(h->args);
+    clear_call(h);
 }
 
 void
@@ -198,11 +335,7 @@ handle_cancelled(PyObject *o, PyObject *unused)
 static PyObject * __attribute__((unused))
 handle_get_context(PyObject *o, PyObject *unused)
 {
-    GoloopHandleData *h = HDATA(o);
-    if (h->context == NULL)
-        Py_RETURN_NONE;
-    Py_INCREF(h->context);
-    return h->context;
+    return context_of(HDATA(o));
 }
 
 static PyObject *
@@ -246,29 +379,32 @@ timer_richcompare(PyObject *ao, PyObject *other, int op)
         Py_RETURN_NOTIMPLEMENTED;
     GoloopHandleData *a = HDATA(ao), *b = HDATA(other);
     if (op == Py_EQ || op == Py_NE) {
-        int eq = ao == other ||
-                 (a->when == b->when && a->cancelled == b->cancelled &&
-                  a->callback == b->callback && a->args == b->args);
-        if (!eq && a->when == b->when && a->cancelled == b->cancelled &&
-            a->callback != NULL && b->callback != NULL) {
-            /* Owned for the comparison: a user __eq__ may cancel either
-             * handle, which drops its callback and args. */
-            PyObject *ac = a->callback, *bc = b->callback;
-            PyObject *aa = a->args ? a->args : Py_None, *ba = b->args ? b->args : Py_None;
-            Py_INCREF(ac);
-            Py_INCREF(bc);
-            Py_INCREF(aa);
-            Py_INCREF(ba);
-            int r = PyObject_RichCompareBool(ac, bc, Py_EQ);
-            if (r > 0)
-                r = PyObject_RichCompareBool(aa, ba, Py_EQ);
-            Py_DECREF(ac);
-            Py_DECREF(bc);
-            Py_DECREF(aa);
-            Py_DECREF(ba);
-            if (r < 0)
-                return NULL;
-            eq = r;
+        int eq = ao == other;
+        if (!eq && a->when == b->when && a->cancelled == b->cancelled) {
+            if (a->callback == NULL || b->callback == NULL) {
+                eq = a->callback == b->callback;  /* both cancelled: no call left */
+            } else {
+                /* asyncio compares (callback, args): owned for the
+                 * comparison, as a user __eq__ may cancel either handle,
+                 * which drops its callback and arguments. */
+                PyObject *ac = a->callback, *bc = b->callback;
+                Py_INCREF(ac);
+                Py_INCREF(bc);
+                PyObject *aa = args_tuple(a), *ba = aa ? args_tuple(b) : NULL;
+                int r = -1;
+                if (ba != NULL) {
+                    r = PyObject_RichCompareBool(ac, bc, Py_EQ);
+                    if (r > 0)
+                        r = PyObject_RichCompareBool(aa, ba, Py_EQ);
+                }
+                Py_DECREF(ac);
+                Py_DECREF(bc);
+                Py_XDECREF(aa);
+                Py_XDECREF(ba);
+                if (r < 0)
+                    return NULL;
+                eq = r;
+            }
         }
         return PyBool_FromLong(op == Py_EQ ? eq : !eq);
     }
@@ -296,10 +432,7 @@ get_callback(PyObject *o, void *c)
 static PyObject *
 get_args(PyObject *o, void *c)
 {
-    GoloopHandleData *h = HDATA(o);
-    PyObject *v = h->args ? h->args : Py_None;
-    Py_INCREF(v);
-    return v;
+    return args_tuple(HDATA(o));
 }
 
 static PyObject *
@@ -333,7 +466,7 @@ get_obj(PyObject *o)
 }
 
 static PyObject *get_loop(PyObject *o, void *c) { return get_obj(HDATA(o)->loop); }
-static PyObject *get_context(PyObject *o, void *c) { return get_obj(HDATA(o)->context); }
+static PyObject *get_context(PyObject *o, void *c) { return context_of(HDATA(o)); }
 static PyObject *get_repr(PyObject *o, void *c) { return get_obj(HDATA(o)->repr); }
 static PyObject *get_tb(PyObject *o, void *c) { return get_obj(HDATA(o)->source_traceback); }
 
@@ -506,21 +639,49 @@ goloop_handle_run(PyObject *o)
     GoloopHandleData *h = HDATA(o);
     if (h->cancelled || h->callback == NULL)
         return 0;
-    PyObject *callback = h->callback, *args = h->args, *ctx = h->context;
+    /* Owned for the call: the callback may cancel its own handle. */
+    PyObject *callback = h->callback, *args = h->args;
+    PyObject *argv[GOLOOP_INLINE_ARGS];
+    PyObject *const *items;
+    Py_ssize_t n = h->nargs;
     Py_INCREF(callback);
-    Py_INCREF(args);
+    if (n > GOLOOP_INLINE_ARGS) {
+        Py_INCREF(args);
+        items = &PyTuple_GET_ITEM(args, 0);
+    } else {
+        args = NULL;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            argv[i] = h->argv[i];
+            Py_INCREF(argv[i]);
+        }
+        items = argv;
+    }
+    int leased = h->context == NULL;
+    if (leased && (h->context = goloop_context_lease()) == NULL) {
+        Py_DECREF(callback);
+        Py_XDECREF(args);
+        for (Py_ssize_t i = 0; i < n && args == NULL; i++)
+            Py_DECREF(argv[i]);
+        return report_error(o);
+    }
+    PyObject *ctx = h->context;
     Py_INCREF(ctx);
     PyObject *res = NULL;
     if (PyContext_Enter(ctx) == 0) {
-        res = PyObject_Vectorcall(callback, &PyTuple_GET_ITEM(args, 0),
-                                  PyTuple_GET_SIZE(args), NULL);
+        res = PyObject_Vectorcall(callback, items, n, NULL);
         if (PyContext_Exit(ctx) < 0) {
             Py_CLEAR(res);
         }
     }
     Py_DECREF(callback);
-    Py_DECREF(args);
+    if (args != NULL)
+        Py_DECREF(args);
+    else
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_DECREF(argv[i]);
     Py_DECREF(ctx);
+    if (leased && h->context == ctx)
+        goloop_context_settle(&h->context, h->context_shown);
     if (res != NULL) {
         Py_DECREF(res);
         return 0;

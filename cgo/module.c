@@ -94,7 +94,7 @@ PyInit__goloop(void)
     }
     if (goloop_empty_tuple == NULL && (goloop_empty_tuple = PyTuple_New(0)) == NULL)
         return NULL;
-    if (PyType_Ready(&GoloopCore_Type) < 0)
+    if (goloop_core_type_init() < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
