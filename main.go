@@ -131,26 +131,6 @@ func goloop_run(p *C.GoloopCore) (rc C.int) {
 	return 0
 }
 
-//export goloop_timer_add
-func goloop_timer_add(p *C.GoloopCore, h *C.GoloopHandle) (rc C.int) {
-	defer recoverRC(&rc)
-	e, ok := engine(p)
-	if !ok {
-		return -1
-	}
-	e.AddTimer(cgo.HandleFrom(unsafe.Pointer(h)))
-	return 0
-}
-
-//export goloop_timer_count
-func goloop_timer_count(p *C.GoloopCore) (rc C.int) {
-	defer recoverRC(&rc)
-	if e := loop.Lookup(core(p)); e != nil {
-		return C.int(e.TimerCount())
-	}
-	return 0
-}
-
 // handleResult returns a removed/replaced handle to C, or None.
 func handleResult(h cgo.Handle) *C.PyObject {
 	if h.Nil() {

@@ -47,11 +47,32 @@ func (c Core) SetFDs(wake, signal int) {
 // drained, so the next call_soon_threadsafe writes it again.
 func (c Core) WakeDrained() { c.p.wake_pending = 0 }
 
-// TimersCancelled is the number of cancelled timers still in the heap.
-func (c Core) TimersCancelled() int { return int(c.p.timers_cancelled) }
+// NextTimer is the `when` of the earliest timer (read from C memory, no
+// cgo call); false when no timer is scheduled.
+func (c Core) NextTimer() (float64, bool) {
+	if c.p.ntimers == 0 {
+		return 0, false
+	}
+	return float64(c.p.timers.when), true
+}
 
-// SetTimersCancelled overwrites that count (after the heap was purged).
-func (c Core) SetTimersCancelled(n int) { c.p.timers_cancelled = C.Py_ssize_t(n) }
+// RunDueTimers moves the timers due at now to the ready queue; false: a
+// Python exception is set.
+func (c Core) RunDueTimers(now float64) bool {
+	return C.goloop_timers_run_due(c.p, C.double(now)) == 0
+}
+
+// TimersNeedPurge reports whether cancelled timers should be dropped now.
+func (c Core) TimersNeedPurge() bool {
+	n := int(c.p.ntimers)
+	if n == 0 {
+		return false
+	}
+	return c.p.timers_cancelled > 0 && C.goloop_timers_need_purge(c.p) != 0
+}
+
+// PurgeTimers drops cancelled timers (asyncio's rule; see timers.c).
+func (c Core) PurgeTimers() { C.goloop_timers_purge(c.p) }
 
 // RunReady runs the callbacks ready at entry; false means a Python
 // exception is set and must propagate.
@@ -153,18 +174,6 @@ func (h Handle) Nil() bool { return h.p == nil }
 
 // Cancelled reads the handle's cancelled flag.
 func (h Handle) Cancelled() bool { return h.data().cancelled != 0 }
-
-// When is a TimerHandle's scheduled time.
-func (h Handle) When() float64 { return float64(h.data().when) }
-
-// SetScheduled sets the TimerHandle's "in the heap" flag.
-func (h Handle) SetScheduled(v bool) {
-	if v {
-		h.data().scheduled = 1
-	} else {
-		h.data().scheduled = 0
-	}
-}
 
 // IncRef takes a new reference.
 func (h Handle) IncRef() { C.goloop_incref(h.p) }

@@ -283,9 +283,7 @@ schedule_at(GoloopCore *core, const char *name, double when, PyObject *const *ar
     }
     /* The heap holds its own reference. */
     Py_INCREF(h);
-    HDATA(h)->scheduled = 1;
-    if (goloop_timer_add(core, h) < 0) {
-        HDATA(h)->scheduled = 0;
+    if (goloop_timer_push(core, h) < 0) {
         Py_DECREF(h);
         Py_DECREF(h);
         return NULL;
@@ -379,6 +377,7 @@ core_close(GoloopCore *core, PyObject *unused)
     CHECK_FORK(NULL);
     core->closed = 1;
     ready_clear(core);
+    goloop_timers_clear(core);
     if (core->engine != 0)
         goloop_engine_close(core);
     core->engine = 0;
@@ -459,10 +458,7 @@ core_unwatch(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 core_timer_count(GoloopCore *core, PyObject *unused)
 {
-    if (core->engine == 0)
-        return PyLong_FromLong(0);
-    CHECK_FORK(NULL);
-    return PyLong_FromLong(goloop_timer_count(core));
+    return PyLong_FromSsize_t(core->ntimers);
 }
 
 static PyObject *
@@ -609,6 +605,9 @@ core_traverse(GoloopCore *core, visitproc visit, void *arg)
     for (Py_ssize_t i = 0; i < core->len; i++)
         Py_VISIT(core->ring[RING_SLOT(core, i)]);
     Py_VISIT(core->dict);
+    int r = goloop_timers_traverse(core, visit, arg);
+    if (r != 0)
+        return r;
     /* The references the Go engine owns (timers, fd watchers, DNS jobs'
      * futures): each handle refers back to the loop, so without them the
      * collector could not free an unclosed loop (nor run its __del__,
@@ -622,6 +621,7 @@ static int
 core_clear(GoloopCore *core)
 {
     ready_clear(core);
+    goloop_timers_clear(core);
     Py_CLEAR(core->dict);
     return 0;
 }

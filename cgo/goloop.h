@@ -82,6 +82,14 @@ void goloop_context_settle(PyObject **slot, int shown);
 
 /* ---- LoopCore ------------------------------------------------------- */
 
+/* One scheduled TimerHandle in the loop's timer heap (timers.c); the heap
+ * owns a reference to h. */
+typedef struct {
+    double when;
+    uint64_t seq;               /* insertion order: FIFO among equal `when` */
+    PyObject *h;
+} GoloopTimer;
+
 typedef struct {
     PyObject_HEAD
     PyObject **ring;            /* ready queue: FIFO ring of GoloopHandle* */
@@ -94,6 +102,9 @@ typedef struct {
     int wake_pending;           /* wake_fd written, not yet drained */
     int wake_fd;                /* eventfd written by call_soon_threadsafe */
     int signal_fd;              /* write end of the signal wake-up pipe */
+    GoloopTimer *timers;        /* min-heap on (when, seq) */
+    Py_ssize_t ntimers, timers_cap;
+    uint64_t timer_seq;
     Py_ssize_t timers_cancelled;/* cancelled handles still in the heap */
     PyObject *dict;
     PyObject *weakreflist;
@@ -108,6 +119,21 @@ int goloop_ready_push_batch(GoloopCore *core, PyObject **hs, int n, int incref);
 /* Runs the ready callbacks present at entry. -1 with an exception set
  * when one must propagate (SystemExit, KeyboardInterrupt). */
 int goloop_run_ready(GoloopCore *core);
+
+/* ---- the timer heap (timers.c) --------------------------------------- */
+
+/* Adds a TimerHandle (its `when` set), handing over one reference. */
+int goloop_timer_push(GoloopCore *core, PyObject *h);
+/* Bookkeeping of TimerHandle.cancel() for a timer still in the heap. */
+void goloop_timer_cancelled(GoloopCore *core, PyObject *h);
+/* Moves the timers due at `now` to the ready queue; -1 + exception. */
+int goloop_timers_run_due(GoloopCore *core, double now);
+/* Whether goloop_timers_purge has work (cheap; Go asks before calling). */
+int goloop_timers_need_purge(GoloopCore *core);
+void goloop_timers_purge(GoloopCore *core);
+/* Drops every timer (close). */
+void goloop_timers_clear(GoloopCore *core);
+int goloop_timers_traverse(GoloopCore *core, visitproc visit, void *arg);
 
 /* ---- helpers called from Go ---------------------------------------- */
 
@@ -190,11 +216,9 @@ extern int goloop_engine_new(GoloopCore *core);
 extern void goloop_engine_close(GoloopCore *core);
 extern int goloop_engine_traverse(GoloopCore *core, visitproc visit, void *arg);
 extern int goloop_run(GoloopCore *core);
-extern int goloop_timer_add(GoloopCore *core, GoloopHandle *h);
 extern PyObject *goloop_watch(GoloopCore *core, int fd, int write,
                               GoloopHandle *h);
 extern PyObject *goloop_unwatch(GoloopCore *core, int fd, int write);
-extern int goloop_timer_count(GoloopCore *core);
 extern int goloop_selftest_panic(void);
 extern int goloop_getaddrinfo(GoloopCore *core, PyObject *fut, char *host,
                               char *port, int family, int type, int proto,

@@ -313,7 +313,7 @@ timer_cancel(PyObject *o, PyObject *unused)
     GoloopHandleData *h = HDATA(o);
     if (!h->cancelled && h->scheduled && h->loop != NULL) {
         if (PyObject_TypeCheck(h->loop, &GoloopCore_Type)) {
-            ((GoloopCore *)h->loop)->timers_cancelled++;
+            goloop_timer_cancelled((GoloopCore *)h->loop, o);
         } else {
             PyObject *r = PyObject_CallMethod(h->loop, "_timer_handle_cancelled", "O", o);
             if (r == NULL)

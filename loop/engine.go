@@ -1,7 +1,8 @@
-// Package loop is goloop's engine: the timer heap, the epoll poller, fd
-// watchers, the signal and thread-safe wake-up fds, and the iteration that
-// ties them to the ready queue kept in C (cgo.Core). An Engine is used only
-// on the thread running or owning its loop, with the GIL held.
+// Package loop is goloop's engine: the epoll poller, fd watchers, the
+// signal and thread-safe wake-up fds, DNS jobs, and the iteration that ties
+// them to the ready queue and the timer heap kept in C (cgo.Core). An
+// Engine is used only on the thread running or owning its loop, with the
+// GIL held.
 package loop
 
 import (
@@ -23,15 +24,12 @@ type Engine struct {
 	wakeFD   int // eventfd: call_soon_threadsafe wake-ups
 	sigR     int // signal wake-up pipe (Python writes signal numbers)
 	sigW     int
-	timers   timerHeap
-	seq      uint64
 	watchers watcherTable
 	events   []unix.EpollEvent
 	buf      []byte
 	jobs     map[*job]struct{} // started, not yet settled (loop thread)
 	batch    cgo.ReadyBatch    // handles on their way to the ready queue
 	drop     []cgo.Handle      // cancelled watchers to release after a flush
-	purged   []cgo.Handle      // cancelled timers to release once the heap is whole
 	jobq     jobQueue
 }
 
@@ -111,20 +109,14 @@ func (e *Engine) closeFDs() {
 	}
 }
 
-// Close drops every timer and watcher reference and closes the engine's
-// fds. It needs the GIL (it releases Python references).
+// Close drops every watcher reference and closes the engine's fds (the
+// timers live in C, which drops them). It needs the GIL (it releases
+// Python references).
 func (e *Engine) Close() {
 	unregister(e.core.ID())
 	e.core.SetID(0)
 	e.core.SetFDs(-1, -1)
 	e.closeJobs()
-	timers := e.timers
-	e.timers = nil
-	for _, t := range timers {
-		t.h.SetScheduled(false)
-		t.h.DecRef()
-	}
-	e.core.SetTimersCancelled(0)
 	watchers := e.watchers
 	e.watchers = watcherTable{}
 	for _, w := range watchers {
@@ -141,12 +133,3 @@ func (e *Engine) Close() {
 	e.batch.Free()
 	e.closeFDs()
 }
-
-// AddTimer takes over one reference to a TimerHandle.
-func (e *Engine) AddTimer(h cgo.Handle) {
-	e.seq++
-	e.timers.push(timer{when: h.When(), seq: e.seq, h: h})
-}
-
-// TimerCount is the number of timers in the heap (cancelled included).
-func (e *Engine) TimerCount() int { return len(e.timers) }

@@ -12,13 +12,10 @@ import (
 )
 
 const (
-	// Purge cancelled timers when the heap holds more than this many and
-	// over half are cancelled (asyncio's rule), so cancel-heavy code does
-	// not grow the heap.
-	minTimersForPurge = 100
 	// Longest single wait; the loop just waits again after it.
 	maxTimeoutMs = 24 * 3600 * 1000
-	// Timers this close to due are run now (the clock's resolution).
+	// Timers this close to due are run now (the clock's resolution; the
+	// same rule as goloop_timers_run_due).
 	clockResolution = 1e-9
 	// How often the loop goroutine yields to the Go scheduler (see Run).
 	yieldEveryNs = 4_000_000
@@ -53,13 +50,15 @@ func (e *Engine) closed() bool { return e.core.ID() == 0 }
 // runOnce is one iteration: wait for I/O (or the next timer), queue the
 // ready fd callbacks and due timers, then run the ready snapshot.
 func (e *Engine) runOnce() error {
-	e.purgeCancelledTimers()
+	if e.core.TimersNeedPurge() {
+		e.core.PurgeTimers()
+	}
 
 	timeout := -1
 	if e.core.ReadyLen() > 0 || e.core.Stopping() || e.jobq.hasDone.Load() {
 		timeout = 0
-	} else if len(e.timers) > 0 {
-		dt := e.timers[0].when - now()
+	} else if next, ok := e.core.NextTimer(); ok {
+		dt := next - now()
 		switch {
 		case dt <= 0 || dt != dt: // due, or a NaN `when` (due at once)
 			timeout = 0
@@ -92,8 +91,10 @@ func (e *Engine) runOnce() error {
 	if err := e.runCompletions(); err != nil {
 		return err
 	}
-	if err := e.queueDueTimers(); err != nil {
-		return err
+	if next, ok := e.core.NextTimer(); ok && !(next >= now()+clockResolution) { // NaN is due
+		if !e.core.RunDueTimers(now()) {
+			return ErrPython
+		}
 	}
 	if !e.core.RunReady() {
 		return ErrPython
@@ -182,66 +183,4 @@ func (e *Engine) readSignals() error {
 		return ErrPython
 	}
 	return nil
-}
-
-// queueDueTimers moves due timers to the ready queue, handing over the
-// heap's references in one C call.
-func (e *Engine) queueDueTimers() error {
-	end := now() + clockResolution
-	for len(e.timers) > 0 && !(e.timers[0].when >= end) { // NaN is due
-		t := e.timers.pop()
-		t.h.SetScheduled(false)
-		if t.h.Cancelled() {
-			e.core.SetTimersCancelled(e.core.TimersCancelled() - 1)
-			t.h.DecRef()
-			continue
-		}
-		e.batch.Add(t.h)
-	}
-	if !e.core.Flush(&e.batch, false) {
-		return ErrPython
-	}
-	return nil
-}
-
-// purgeCancelledTimers removes cancelled timers: all of them when they
-// dominate the heap, else only those at its top. The references are
-// dropped only once the heap and the count are consistent again: freeing
-// a handle can run Python (finalizers, weakref callbacks) that schedules
-// or cancels timers.
-func (e *Engine) purgeCancelledTimers() {
-	nc := e.core.TimersCancelled()
-	drop := e.purged[:0]
-	if len(e.timers) > minTimersForPurge && nc*2 > len(e.timers) {
-		kept := e.timers[:0]
-		for _, t := range e.timers {
-			if t.h.Cancelled() {
-				t.h.SetScheduled(false)
-				drop = append(drop, t.h)
-			} else {
-				kept = append(kept, t)
-			}
-		}
-		for i := len(kept); i < len(e.timers); i++ {
-			e.timers[i] = timer{}
-		}
-		e.timers = kept
-		e.timers.rebuild()
-		nc = 0
-	} else {
-		for len(e.timers) > 0 && e.timers[0].h.Cancelled() {
-			t := e.timers.pop()
-			t.h.SetScheduled(false)
-			drop = append(drop, t.h)
-			if nc > 0 {
-				nc--
-			}
-		}
-	}
-	e.core.SetTimersCancelled(nc)
-	e.purged = drop[:0]
-	for i, h := range drop {
-		drop[i] = cgo.Handle{}
-		h.DecRef()
-	}
 }

@@ -3,19 +3,13 @@ package loop
 import "unsafe"
 
 // Traverse hands visit every Python object the engine owns a reference
-// to, for the cyclic garbage collector (LoopCore's tp_traverse): each
-// timer in the heap, each fd watcher's handles, each DNS job's future.
+// to, for the cyclic garbage collector (LoopCore's tp_traverse): each fd
+// watcher's handles, each DNS job's future (the timers are C's).
 // It must report only references the engine owns, one visit per
-// reference: a handle being released (a purge's drop list, a batch on its
-// way to the ready queue) is left out, which only makes the collector
-// more conservative. It stops at, and returns, visit's first non-zero.
+// reference: a handle being released (a batch on its way to the ready
+// queue) is left out, which only makes the collector more conservative. It stops at, and returns, visit's first non-zero.
 // GIL held, so nothing here is mutated meanwhile.
 func (e *Engine) Traverse(visit func(unsafe.Pointer) int) int {
-	for _, t := range e.timers {
-		if r := visit(t.h.Ptr()); r != 0 {
-			return r
-		}
-	}
 	for _, w := range e.watchers {
 		if w == nil {
 			continue

@@ -307,6 +307,37 @@ def test_many_cancelled_timers_do_not_block_live_ones(loop):
     assert out == [777]
 
 
+def test_cancel_patterns_keep_the_heap_ordered(loop):
+    """Timers cancelled right after scheduling (the last one scheduled),
+    cancelled in the middle, at the front, or many at once (a purge): the
+    others run exactly once, in `when` order (asyncio leaves the order among
+    equal `when` open; goloop keeps it FIFO)."""
+    import random
+
+    rnd = random.Random(7)
+    out = []
+    base = loop.time() + 0.05
+    kept = []
+    for i in range(600):
+        when = base + rnd.choice([0, 0.001, 0.002, 0.003])
+        h = loop.call_at(when, out.append, i)
+        r = rnd.random()
+        if r < 0.3:
+            h.cancel()                      # the last one scheduled
+        elif r < 0.45 and kept:
+            kept.pop(rnd.randrange(len(kept)))[2].cancel()   # an earlier one
+            kept.append((when, i, h))
+        else:
+            kept.append((when, i, h))
+    kept = [k for k in kept if not k[2].cancelled()]
+    loop.call_at(base + 0.01, loop.stop)
+    loop.run_forever()
+    when_of = {i: w for w, i, _ in kept}
+    assert sorted(out) == sorted(when_of)
+    whens = [when_of[i] for i in out]
+    assert whens == sorted(whens)
+
+
 # -- handle introspection --------------------------------------------------
 
 
@@ -634,22 +665,26 @@ def test_nan_when_runs_at_once_and_blocks_nothing(loop, loop_kind):
 def test_purge_survives_finalizers_that_schedule(loop):
     """Freeing the purged cancelled timers runs Python (here weakref
     callbacks) that schedules new timers: none is lost and the heap stays
-    ordered (the stop timer still stops the loop)."""
+    ordered (the last of them stops the loop)."""
     import weakref
 
     fired = []
     refs = []
 
+    def late():
+        fired.append("late")
+        if len(fired) == 150:
+            loop.stop()
+
     def on_free(_):
-        loop.call_later(0.001, fired.append, "late")
+        loop.call_later(0.001, late)
 
     hs = [loop.call_later(100, print) for _ in range(150)]
     for h in hs:
         refs.append(weakref.ref(h, on_free))
         h.cancel()
     del hs, h
-    loop.call_later(0.2, loop.stop)
-    safety = threading.Timer(10, loop.call_soon_threadsafe, (loop.stop,))
+    safety = threading.Timer(WATCHDOG, loop.call_soon_threadsafe, (loop.stop,))
     safety.start()
     try:
         loop.run_forever()

@@ -1,0 +1,212 @@
+/* The timer heap of a loop, in C: call_at/call_later and TimerHandle.cancel
+ * never leave C. (It was a Go heap; every call_later then crossed from C
+ * into Go, which costs more than the heap work itself, and the GC had to
+ * call into Go to see the handles.) The Go iteration reads the heap's top
+ * straight from C memory to compute its timeout and calls
+ * goloop_timers_run_due / goloop_timers_purge only when there is work.
+ *
+ * A min-heap on (when, seq): seq is the insertion order, so timers due at
+ * the same time run in the order they were scheduled. A NaN `when` orders
+ * before every number: it is due at once, as asyncio runs it (its
+ * `when >= end` test is false), and it must not keep the heap from
+ * ordering the timers behind it.
+ *
+ * Re-entrancy: dropping a reference can run Python code (a finalizer, a
+ * weakref callback) that schedules or cancels timers. Every function
+ * below leaves the heap whole before it releases a reference. */
+#include "goloop.h"
+
+/* asyncio's rule: purge when more than this many timers are scheduled and
+ * over half of them are cancelled. */
+#define PURGE_MIN 100
+/* Timers due within this of now run now (the clock's resolution). */
+#define CLOCK_RESOLUTION 1e-9
+
+static int
+before(const GoloopTimer *a, const GoloopTimer *b)
+{
+    double x = a->when, y = b->when;
+    if (x != y) {
+        if (x != x || y != y)          /* a NaN goes first */
+            return x != x && y == y;
+        return x < y;
+    }
+    return a->seq < b->seq;
+}
+
+static void
+sift_up(GoloopTimer *t, Py_ssize_t i)
+{
+    GoloopTimer x = t[i];
+    while (i > 0) {
+        Py_ssize_t p = (i - 1) / 2;
+        if (!before(&x, &t[p]))
+            break;
+        t[i] = t[p];
+        i = p;
+    }
+    t[i] = x;
+}
+
+static void
+sift_down(GoloopTimer *t, Py_ssize_t n, Py_ssize_t i)
+{
+    GoloopTimer x = t[i];
+    for (;;) {
+        Py_ssize_t l = 2 * i + 1;
+        if (l >= n)
+            break;
+        Py_ssize_t m = l;
+        if (l + 1 < n && before(&t[l + 1], &t[l]))
+            m = l + 1;
+        if (!before(&t[m], &x))
+            break;
+        t[i] = t[m];
+        i = m;
+    }
+    t[i] = x;
+}
+
+/* Removes and returns the top's handle (the caller owns its reference). */
+static PyObject *
+pop_top(GoloopCore *core)
+{
+    GoloopTimer *t = core->timers;
+    PyObject *h = t[0].h;
+    Py_ssize_t n = --core->ntimers;
+    if (n > 0) {
+        t[0] = t[n];
+        sift_down(t, n, 0);
+    }
+    HDATA(h)->scheduled = 0;
+    return h;
+}
+
+int
+goloop_timer_push(GoloopCore *core, PyObject *h)
+{
+    if (core->ntimers == core->timers_cap) {
+        Py_ssize_t cap = core->timers_cap ? core->timers_cap * 2 : 64;
+        GoloopTimer *nt = PyMem_Realloc(core->timers, cap * sizeof(GoloopTimer));
+        if (nt == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        core->timers = nt;
+        core->timers_cap = cap;
+    }
+    Py_ssize_t i = core->ntimers++;
+    core->timers[i].when = HDATA(h)->when;
+    core->timers[i].seq = ++core->timer_seq;
+    core->timers[i].h = h;
+    HDATA(h)->scheduled = 1;
+    sift_up(core->timers, i);
+    return 0;
+}
+
+void
+goloop_timer_cancelled(GoloopCore *core, PyObject *h)
+{
+    /* The timer scheduled last (a timeout cancelled before any other timer
+     * was scheduled: the usual case) is the heap's last slot: drop it now,
+     * which leaves the heap a heap. The caller holds a reference to h, so
+     * releasing the heap's runs no finalizer. */
+    Py_ssize_t n = core->ntimers;
+    if (n > 0 && core->timers[n - 1].h == h && Py_REFCNT(h) > 1) {
+        core->ntimers = n - 1;
+        HDATA(h)->scheduled = 0;
+        Py_DECREF(h);
+        return;
+    }
+    core->timers_cancelled++;
+}
+
+/* Moves each due timer to the ready queue, handing over the heap's
+ * reference; cancelled ones are released. 0, or -1 with an exception. */
+int
+goloop_timers_run_due(GoloopCore *core, double now)
+{
+    double end = now + CLOCK_RESOLUTION;
+    while (core->ntimers > 0 && !(core->timers[0].when >= end)) {  /* NaN is due */
+        PyObject *h = pop_top(core);
+        if (HDATA(h)->cancelled) {
+            if (core->timers_cancelled > 0)
+                core->timers_cancelled--;
+            Py_DECREF(h);       /* the heap is whole again: may run Python */
+            continue;
+        }
+        if (goloop_ready_push(core, h) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Drops cancelled timers: all of them when they dominate the heap, else
+ * those at its top. The references are released once the heap and the
+ * count are consistent again. */
+void
+goloop_timers_purge(GoloopCore *core)
+{
+    Py_ssize_t n = core->ntimers;
+    GoloopTimer *t = core->timers;
+    if (n > PURGE_MIN && core->timers_cancelled * 2 > n) {
+        PyObject **drop = PyMem_Malloc(core->timers_cancelled * sizeof(PyObject *));
+        if (drop != NULL) {
+            Py_ssize_t kept = 0, ndrop = 0;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                if (HDATA(t[i].h)->cancelled && ndrop < core->timers_cancelled) {
+                    HDATA(t[i].h)->scheduled = 0;
+                    drop[ndrop++] = t[i].h;
+                } else {
+                    t[kept++] = t[i];
+                }
+            }
+            core->ntimers = kept;
+            for (Py_ssize_t i = kept / 2 - 1; i >= 0; i--)
+                sift_down(t, kept, i);
+            core->timers_cancelled = 0;
+            for (Py_ssize_t i = 0; i < ndrop; i++)
+                Py_DECREF(drop[i]);
+            PyMem_Free(drop);
+            return;
+        }
+        /* Out of memory for the list: fall back to the top only. */
+    }
+    while (core->ntimers > 0 && HDATA(core->timers[0].h)->cancelled) {
+        PyObject *h = pop_top(core);
+        if (core->timers_cancelled > 0)
+            core->timers_cancelled--;
+        Py_DECREF(h);           /* the heap is whole: may run Python */
+    }
+}
+
+int
+goloop_timers_need_purge(GoloopCore *core)
+{
+    return core->ntimers > 0 &&
+           (HDATA(core->timers[0].h)->cancelled ||
+            (core->ntimers > PURGE_MIN && core->timers_cancelled * 2 > core->ntimers));
+}
+
+void
+goloop_timers_clear(GoloopCore *core)
+{
+    GoloopTimer *t = core->timers;
+    Py_ssize_t n = core->ntimers;
+    core->timers = NULL;
+    core->ntimers = core->timers_cap = 0;
+    core->timers_cancelled = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        HDATA(t[i].h)->scheduled = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_DECREF(t[i].h);
+    PyMem_Free(t);
+}
+
+int
+goloop_timers_traverse(GoloopCore *core, visitproc visit, void *arg)
+{
+    for (Py_ssize_t i = 0; i < core->ntimers; i++)
+        Py_VISIT(core->timers[i].h);
+    return 0;
+}
