@@ -13,26 +13,20 @@
 
 /* goloop's Handle and TimerHandle are real subclasses of asyncio.Handle and
  * asyncio.TimerHandle (heap types made at import), so isinstance checks
- * hold. Their own state lives after the base instance layout, at
+ * hold. Their plain state lives after asyncio.Handle's instance layout, at
  * goloop_handle_offset (the same for both types): use HDATA(obj). */
 /* Up to this many callback arguments are stored in the handle itself:
  * call_soon(cb, fut) builds no tuple (a tuple is one more GC-tracked
  * allocation per callback); `_args` makes one on demand. */
-#define GOLOOP_INLINE_ARGS 3
+#define GOLOOP_INLINE_ARGS 2
 
+/* What a goloop handle keeps beyond the asyncio base's slots (handle.c
+ * keeps its object fields -- callback, args, context, loop -- in those). */
 typedef struct {
-    PyObject *callback;         /* NULL once cancelled */
-    PyObject *argv[GOLOOP_INLINE_ARGS]; /* the arguments when nargs <= INLINE */
-    PyObject *args;             /* tuple: the arguments when nargs > INLINE,
-                                 * else a cache made by the _args getter */
-    PyObject *context;          /* contextvars.Context, or NULL: an empty
-                                 * context, made when first needed (contexts.c) */
-    PyObject *loop;             /* strong reference */
-    PyObject *source_traceback; /* debug mode only, else NULL */
-    PyObject *repr;             /* repr cached at cancel time (debug) */
+    PyObject *argv[GOLOOP_INLINE_ARGS]; /* the arguments, when not args_in_tuple */
     double when;                /* TimerHandle only */
-    Py_ssize_t nargs;
-    Py_ssize_t heap_index;      /* TimerHandle: slot in the timer heap, -1 if none */
+    unsigned char nargs;        /* how many of argv are set */
+    char args_in_tuple;         /* more than INLINE: the args slot holds them */
     char cancelled;
     char scheduled;             /* TimerHandle: still in the timer heap */
     char context_shown;         /* the context object was handed out: keep it */

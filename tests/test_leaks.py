@@ -525,7 +525,7 @@ def test_check_catches_leaks(loop):
     kept = []
 
     async def keeps_objects(loop):
-        kept.extend(object() for _ in range(10))
+        kept.extend(object() for _ in range(200))
 
     async def keeps_fds(loop):
         kept.append(socket.socket())
@@ -536,8 +536,11 @@ def test_check_catches_leaks(loop):
         threading.Thread(target=stop.wait, daemon=True).start()
 
     try:
-        # (a thread also keeps ~40 blocks: a unit count that tolerates them)
-        for workload, units, what in ((keeps_objects, 10, "allocated blocks"),
+        # One block per unit, over enough units that the allocator's noise
+        # (free lists filling, a collection of older garbage: some tens of
+        # blocks in a batch) cannot hide it. (A thread also keeps ~40
+        # blocks: a unit count that tolerates them.)
+        for workload, units, what in ((keeps_objects, 200, "allocated blocks"),
                                       (keeps_fds, 10, "open fds"), (keeps_threads, 1000, "threads")):
             with pytest.raises(AssertionError, match=what):
                 check_no_leak(loop, workload, units)
