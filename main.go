@@ -117,61 +117,18 @@ func goloop_engine_traverse(p *C.GoloopCore, visit C.visitproc, arg unsafe.Point
 	}))
 }
 
-//export goloop_run
-func goloop_run(p *C.GoloopCore) (rc C.int) {
+//export goloop_run_completions
+func goloop_run_completions(p *C.GoloopCore) (rc C.int) {
 	defer recoverRC(&rc)
 	e, ok := engine(p)
 	if !ok {
 		return -1
 	}
-	if err := e.Run(); err != nil {
+	if err := e.RunCompletions(); err != nil {
 		raise(err)
 		return -1
 	}
 	return 0
-}
-
-// handleResult returns a removed/replaced handle to C, or None.
-func handleResult(h cgo.Handle) *C.PyObject {
-	if h.Nil() {
-		none := C.Py_None
-		C.goloop_incref(none)
-		return none
-	}
-	return (*C.PyObject)(h.Ptr())
-}
-
-//export goloop_watch
-func goloop_watch(p *C.GoloopCore, fd C.int, write C.int, h *C.GoloopHandle) (res *C.PyObject) {
-	defer recoverObj(&res)
-	e, ok := engine(p)
-	if !ok {
-		return nil
-	}
-	hd := cgo.HandleFrom(unsafe.Pointer(h))
-	hd.IncRef()
-	prev, err := e.Watch(int(fd), write != 0, hd)
-	if err != nil {
-		hd.DecRef()
-		raise(err)
-		return nil
-	}
-	return handleResult(prev)
-}
-
-//export goloop_unwatch
-func goloop_unwatch(p *C.GoloopCore, fd C.int, write C.int) (res *C.PyObject) {
-	defer recoverObj(&res)
-	e, ok := engine(p)
-	if !ok {
-		return nil
-	}
-	prev, err := e.Unwatch(int(fd), write != 0)
-	if err != nil {
-		raise(err)
-		return nil
-	}
-	return handleResult(prev)
 }
 
 //export goloop_selftest_panic

@@ -15,7 +15,10 @@ package cgo
 */
 import "C"
 
-import "unsafe"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // Core is the C LoopCore object of one loop (C memory, owned by Python).
 // Go reads and writes its plain fields directly: no cgo call.
@@ -30,156 +33,24 @@ func (c Core) ID() uint64 { return uint64(c.p.engine) }
 // SetID records the engine id in the core.
 func (c Core) SetID(id uint64) { c.p.engine = C.uint64_t(id) }
 
-// ReadyLen is the number of callbacks in the ready queue.
-func (c Core) ReadyLen() int { return int(c.p.len) }
-
-// Stopping reports whether stop() was called.
-func (c Core) Stopping() bool { return c.p.stopping != 0 }
-
-// SetFDs publishes the fds C writes to: the call_soon_threadsafe eventfd
-// and the signal wake-up pipe's write end.
-func (c Core) SetFDs(wake, signal int) {
+// SetFDs publishes the engine's fds to the C iteration: the poller, the
+// wake-up eventfd, and the signal wake-up pipe's two ends.
+func (c Core) SetFDs(epfd, wake, signalR, signalW int) {
+	c.p.epfd = C.int(epfd)
 	c.p.wake_fd = C.int(wake)
-	c.p.signal_fd = C.int(signal)
+	c.p.signal_rfd = C.int(signalR)
+	c.p.signal_fd = C.int(signalW)
 }
 
-// WakeDrained clears the "wake-up pending" flag after the eventfd was
-// drained, so the next call_soon_threadsafe writes it again.
-func (c Core) WakeDrained() { c.p.wake_pending = 0 }
-
-// NextTimer is the `when` of the earliest timer (read from C memory, no
-// cgo call); false when no timer is scheduled.
-func (c Core) NextTimer() (float64, bool) {
-	if c.p.ntimers == 0 {
-		return 0, false
+// SetJobsPending tells the C iteration whether finished jobs wait for
+// RunCompletions. Any thread: an atomic store.
+func (c Core) SetJobsPending(v bool) {
+	var n int32
+	if v {
+		n = 1
 	}
-	return float64(c.p.timers.when), true
+	atomic.StoreInt32((*int32)(unsafe.Pointer(&c.p.jobs_pending)), n)
 }
-
-// RunDueTimers moves the timers due at now to the ready queue; false: a
-// Python exception is set.
-func (c Core) RunDueTimers(now float64) bool {
-	return C.goloop_timers_run_due(c.p, C.double(now)) == 0
-}
-
-// TimersNeedPurge reports whether cancelled timers should be dropped now.
-func (c Core) TimersNeedPurge() bool {
-	n := int(c.p.ntimers)
-	if n == 0 {
-		return false
-	}
-	return c.p.timers_cancelled > 0 && C.goloop_timers_need_purge(c.p) != 0
-}
-
-// PurgeTimers drops cancelled timers (asyncio's rule; see timers.c).
-func (c Core) PurgeTimers() { C.goloop_timers_purge(c.p) }
-
-// RunReady runs the callbacks ready at entry; false means a Python
-// exception is set and must propagate.
-func (c Core) RunReady() bool { return C.goloop_run_ready(c.p) == 0 }
-
-// PushReady appends h to the ready queue, handing over one reference.
-func (c Core) PushReady(h Handle) bool {
-	return C.goloop_ready_push(c.p, h.p) == 0
-}
-
-// ReadyBatch collects handles to append to the ready queue in one C call.
-// Its array lives in C memory: a Go slice passed to C would be scanned by
-// the runtime's cgo pointer check on every flush (measurable per event).
-type ReadyBatch struct {
-	ptrs     **C.PyObject
-	n, capTo int
-}
-
-// Add queues h.
-func (b *ReadyBatch) Add(h Handle) {
-	if b.n == b.capTo {
-		b.grow()
-	}
-	unsafe.Slice(b.ptrs, b.capTo)[b.n] = h.p
-	b.n++
-}
-
-func (b *ReadyBatch) grow() {
-	size := max(64, 2*b.capTo)
-	p := C.realloc(unsafe.Pointer(b.ptrs), C.size_t(size)*C.size_t(unsafe.Sizeof(b.ptrs)))
-	if p == nil {
-		panic("goloop: out of memory growing the ready batch")
-	}
-	b.ptrs, b.capTo = (**C.PyObject)(p), size
-}
-
-// Len is the number of queued handles.
-func (b *ReadyBatch) Len() int { return b.n }
-
-// Free releases the batch's C array (the batch must be empty).
-func (b *ReadyBatch) Free() {
-	C.free(unsafe.Pointer(b.ptrs))
-	*b = ReadyBatch{}
-}
-
-// Flush appends the batch to the core's ready queue. incref: take new
-// references (fd watchers keep theirs); else the batch's references are
-// handed over (timers leaving the heap). false: a Python error is set.
-func (c Core) Flush(b *ReadyBatch, incref bool) bool {
-	if b.n == 0 {
-		return true
-	}
-	inc := C.int(0)
-	if incref {
-		inc = 1
-	}
-	ok := C.goloop_ready_push_batch(c.p, b.ptrs, C.int(b.n), inc) == 0
-	b.n = 0
-	return ok
-}
-
-// Wait runs epoll_wait on the loop thread, releasing the GIL when
-// timeoutMs != 0. events points to a buffer of maxEvents epoll_event.
-func (c Core) Wait(epfd int, events unsafe.Pointer, maxEvents, timeoutMs int) (int, int) {
-	var errno C.int
-	n := C.goloop_wait(c.p, C.int(epfd), events, C.int(maxEvents), C.int(timeoutMs), &errno)
-	return int(n), int(errno)
-}
-
-// DispatchSignals hands signal numbers read from the wake-up pipe to
-// Python and runs Python-level signal handlers. false: exception set.
-func (c Core) DispatchSignals(buf []byte) bool {
-	var p *C.char
-	if len(buf) > 0 {
-		p = (*C.char)(unsafe.Pointer(&buf[0]))
-	}
-	return C.goloop_dispatch_signals(c.p, p, C.int(len(buf))) == 0
-}
-
-// CheckSignals runs pending Python signal handlers; false: exception set.
-func CheckSignals() bool { return C.goloop_check_signals() == 0 }
-
-// Handle is a goloop Handle/TimerHandle object.
-type Handle struct{ p *C.PyObject }
-
-// HandleFrom wraps a handle object pointer received from C.
-func HandleFrom(p unsafe.Pointer) Handle { return Handle{(*C.PyObject)(p)} }
-
-// data is the handle's C state (HDATA): read and written without a cgo call.
-func (h Handle) data() *C.GoloopHandleData {
-	return (*C.GoloopHandleData)(unsafe.Add(unsafe.Pointer(h.p), C.goloop_handle_offset))
-}
-
-// Ptr is the object pointer, for returning it to C.
-func (h Handle) Ptr() unsafe.Pointer { return unsafe.Pointer(h.p) }
-
-// Nil reports whether h holds no object.
-func (h Handle) Nil() bool { return h.p == nil }
-
-// Cancelled reads the handle's cancelled flag.
-func (h Handle) Cancelled() bool { return h.data().cancelled != 0 }
-
-// IncRef takes a new reference.
-func (h Handle) IncRef() { C.goloop_incref(h.p) }
-
-// DecRef drops a reference.
-func (h Handle) DecRef() { C.goloop_decref(h.p) }
 
 // Error kinds for SetError.
 const (

@@ -47,25 +47,6 @@ goloop_ready_push(GoloopCore *core, PyObject *h)
     return 0;
 }
 
-/* Appends n handles; incref: take new references (fd watchers keep
- * theirs) or hand over the caller's (timers leaving the heap). */
-int
-goloop_ready_push_batch(GoloopCore *core, PyObject **hs, int n, int incref)
-{
-    for (int i = 0; i < n; i++) {
-        if (incref)
-            Py_INCREF(hs[i]);
-        if (goloop_ready_push(core, hs[i]) < 0) {
-            /* push dropped hs[i]'s reference; drop the rest we own */
-            for (int j = i + 1; j < n; j++)
-                if (!incref)
-                    Py_DECREF(hs[j]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static PyObject *
 ready_pop(GoloopCore *core)
 {
@@ -363,7 +344,7 @@ core_run(GoloopCore *core, PyObject *unused)
     CHECK_FORK(NULL);
     if (core->closed || core->engine == 0)
         return closed_error();
-    int r = goloop_run(core);
+    int r = goloop_run_loop(core);
     core->stopping = 0;
     if (r < 0)
         return NULL;
@@ -378,6 +359,7 @@ core_close(GoloopCore *core, PyObject *unused)
     core->closed = 1;
     ready_clear(core);
     goloop_timers_clear(core);
+    goloop_watchers_clear(core);
     if (core->engine != 0)
         goloop_engine_close(core);
     core->engine = 0;
@@ -590,8 +572,10 @@ core_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     GoloopCore *core = (GoloopCore *)type->tp_alloc(type, 0);
     if (core == NULL)
         return NULL;
+    core->epfd = -1;
     core->wake_fd = -1;
     core->signal_fd = -1;
+    core->signal_rfd = -1;
     if (goloop_engine_new(core) < 0) {
         Py_DECREF(core);
         return NULL;
@@ -608,6 +592,9 @@ core_traverse(GoloopCore *core, visitproc visit, void *arg)
     int r = goloop_timers_traverse(core, visit, arg);
     if (r != 0)
         return r;
+    r = goloop_watchers_traverse(core, visit, arg);
+    if (r != 0)
+        return r;
     /* The references the Go engine owns (timers, fd watchers, DNS jobs'
      * futures): each handle refers back to the loop, so without them the
      * collector could not free an unclosed loop (nor run its __del__,
@@ -622,6 +609,7 @@ core_clear(GoloopCore *core)
 {
     ready_clear(core);
     goloop_timers_clear(core);
+    goloop_watchers_clear(core);
     Py_CLEAR(core->dict);
     return 0;
 }

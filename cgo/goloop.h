@@ -84,6 +84,13 @@ typedef struct {
     PyObject *h;
 } GoloopTimer;
 
+/* What add_reader/add_writer installed on one fd (watchers.c); the table
+ * owns a reference to each handle. */
+typedef struct {
+    PyObject *reader;
+    PyObject *writer;
+} GoloopWatch;
+
 typedef struct {
     PyObject_HEAD
     PyObject **ring;            /* ready queue: FIFO ring of GoloopHandle* */
@@ -94,8 +101,13 @@ typedef struct {
     int debug;
     volatile int polling;       /* loop thread waits in epoll without GIL */
     int wake_pending;           /* wake_fd written, not yet drained */
+    int epfd;                   /* the poller (made by the Go engine) */
     int wake_fd;                /* eventfd written by call_soon_threadsafe */
     int signal_fd;              /* write end of the signal wake-up pipe */
+    int signal_rfd;             /* its read end, watched by the poller */
+    int jobs_pending;           /* set (atomically) by Go when DNS results wait */
+    GoloopWatch *watch;         /* indexed by fd */
+    int nwatch;
     GoloopTimer *timers;        /* min-heap on (when, seq) */
     Py_ssize_t ntimers, timers_cap;
     uint64_t timer_seq;
@@ -109,7 +121,6 @@ extern PyTypeObject GoloopCore_Type;
 int goloop_core_type_init(void);
 
 int goloop_ready_push(GoloopCore *core, PyObject *h); /* steals h */
-int goloop_ready_push_batch(GoloopCore *core, PyObject **hs, int n, int incref);
 /* Runs the ready callbacks present at entry. -1 with an exception set
  * when one must propagate (SystemExit, KeyboardInterrupt). */
 int goloop_run_ready(GoloopCore *core);
@@ -129,18 +140,30 @@ void goloop_timers_purge(GoloopCore *core);
 void goloop_timers_clear(GoloopCore *core);
 int goloop_timers_traverse(GoloopCore *core, visitproc visit, void *arg);
 
+/* ---- fd watchers (watchers.c) ---------------------------------------- */
+
+/* Installs h as fd's reader or writer (a new reference); returns the
+ * handle it replaces (the caller owns it) or None; NULL + exception. */
+PyObject *goloop_watch(GoloopCore *core, int fd, int write, GoloopHandle *h);
+/* Removes fd's reader or writer: the removed handle (the caller owns it)
+ * or None. */
+PyObject *goloop_unwatch(GoloopCore *core, int fd, int write);
+void goloop_watchers_clear(GoloopCore *core);
+int goloop_watchers_traverse(GoloopCore *core, visitproc visit, void *arg);
+
+/* ---- the iteration (run.c) -------------------------------------------- */
+
+/* Iterates until stop() or close; -1 with an exception set when one must
+ * propagate (KeyboardInterrupt, SystemExit, a signal handler's). */
+int goloop_run_loop(GoloopCore *core);
+
 /* ---- helpers called from Go ---------------------------------------- */
 
-int goloop_wait(GoloopCore *core, int epfd, void *events, int maxevents,
-                int timeout_ms, int *err);
 void goloop_incref(PyObject *o);
 void goloop_decref(PyObject *o);
 void goloop_set_error(int kind, const char *msg);
-int goloop_dispatch_signals(GoloopCore *core, const char *buf, int n);
 int goloop_err_occurred(void);
 void goloop_set_errno(int e);
-int goloop_check_signals(void);
-int goloop_handle_cancelled(GoloopHandle *h);
 
 enum { GOLOOP_ERR_RUNTIME = 0, GOLOOP_ERR_OS = 1, GOLOOP_ERR_VALUE = 2,
        GOLOOP_ERR_TYPE = 3 };
@@ -209,10 +232,8 @@ extern PyObject *goloop_empty_tuple;
 extern int goloop_engine_new(GoloopCore *core);
 extern void goloop_engine_close(GoloopCore *core);
 extern int goloop_engine_traverse(GoloopCore *core, visitproc visit, void *arg);
-extern int goloop_run(GoloopCore *core);
-extern PyObject *goloop_watch(GoloopCore *core, int fd, int write,
-                              GoloopHandle *h);
-extern PyObject *goloop_unwatch(GoloopCore *core, int fd, int write);
+/* Settles the futures of finished DNS jobs (loop thread); -1 + exception. */
+extern int goloop_run_completions(GoloopCore *core);
 extern int goloop_selftest_panic(void);
 extern int goloop_getaddrinfo(GoloopCore *core, PyObject *fut, char *host,
                               char *port, int family, int type, int proto,

@@ -1,8 +1,10 @@
-// Package loop is goloop's engine: the epoll poller, fd watchers, the
-// signal and thread-safe wake-up fds, DNS jobs, and the iteration that ties
-// them to the ready queue and the timer heap kept in C (cgo.Core). An
-// Engine is used only on the thread running or owning its loop, with the
-// GIL held.
+// Package loop is the Go half of goloop's engine: it makes each loop's
+// poller and wake-up fds, runs the blocking work that needs goroutines (DNS
+// lookups, on a bounded pool of threads) and hands their results back to
+// the loop thread. The iteration itself -- waiting in epoll, dispatching
+// ready fds and due timers, running callbacks -- is C (cgo/run.c), where it
+// needs no cgo crossing per event. An Engine is used on the thread that
+// owns its loop, with the GIL held, except where a comment says otherwise.
 package loop
 
 import (
@@ -19,24 +21,13 @@ var ErrPython = errors.New("python exception set")
 
 // Engine is the Go half of one event loop.
 type Engine struct {
-	core     cgo.Core
-	epfd     int
-	wakeFD   int // eventfd: call_soon_threadsafe wake-ups
-	sigR     int // signal wake-up pipe (Python writes signal numbers)
-	sigW     int
-	watchers watcherTable
-	events   []unix.EpollEvent
-	buf      []byte
-	jobs     map[*job]struct{} // started, not yet settled (loop thread)
-	batch    cgo.ReadyBatch    // handles on their way to the ready queue
-	drop     []cgo.Handle      // cancelled watchers to release after a flush
-	jobq     jobQueue
-}
-
-// watcher is what add_reader/add_writer registered on one fd.
-type watcher struct {
-	reader cgo.Handle
-	writer cgo.Handle
+	core   cgo.Core
+	epfd   int
+	wakeFD int // eventfd: call_soon_threadsafe and finished jobs wake the wait
+	sigR   int // signal wake-up pipe (Python writes signal numbers)
+	sigW   int
+	jobs   map[*job]struct{} // started, not yet settled (loop thread)
+	jobq   jobQueue
 }
 
 var (
@@ -48,8 +39,7 @@ var (
 // New creates the engine of a new loop and records its id in core.
 func New(core cgo.Core) (*Engine, error) {
 	e := &Engine{core: core, epfd: -1, wakeFD: -1, sigR: -1, sigW: -1,
-		jobs: map[*job]struct{}{}, events: make([]unix.EpollEvent, 256),
-		buf: make([]byte, 512)}
+		jobs: map[*job]struct{}{}}
 	var err error
 	if e.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil, err
@@ -71,7 +61,7 @@ func New(core cgo.Core) (*Engine, error) {
 		}
 	}
 	core.SetID(register(e))
-	core.SetFDs(e.wakeFD, e.sigW)
+	core.SetFDs(e.epfd, e.wakeFD, e.sigR, e.sigW)
 	return e, nil
 }
 
@@ -109,27 +99,13 @@ func (e *Engine) closeFDs() {
 	}
 }
 
-// Close drops every watcher reference and closes the engine's fds (the
-// timers live in C, which drops them). It needs the GIL (it releases
-// Python references).
+// Close abandons the jobs in flight and closes the engine's fds (the
+// timers and fd watchers are C's, which drops them). It needs the GIL (it
+// releases Python references).
 func (e *Engine) Close() {
 	unregister(e.core.ID())
 	e.core.SetID(0)
-	e.core.SetFDs(-1, -1)
+	e.core.SetFDs(-1, -1, -1, -1)
 	e.closeJobs()
-	watchers := e.watchers
-	e.watchers = watcherTable{}
-	for _, w := range watchers {
-		if w == nil {
-			continue
-		}
-		if !w.reader.Nil() {
-			w.reader.DecRef()
-		}
-		if !w.writer.Nil() {
-			w.writer.DecRef()
-		}
-	}
-	e.batch.Free()
 	e.closeFDs()
 }

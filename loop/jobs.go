@@ -2,7 +2,6 @@ package loop
 
 import (
 	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"goloop/cgo"
@@ -18,12 +17,13 @@ type job struct {
 	discard  func()         // any thread, no GIL: free what the work produced
 }
 
-// jobQueue is the part of the engine goroutines may touch.
+// jobQueue is the part of the engine goroutines may touch. Whether jobs
+// are done is also published in the C core (Core.SetJobsPending), which
+// the C iteration reads before calling RunCompletions.
 type jobQueue struct {
-	mu      sync.Mutex
-	dead    bool   // the loop closed: results are discarded
-	done    []*job // finished, waiting for the loop thread
-	hasDone atomic.Bool
+	mu   sync.Mutex
+	dead bool   // the loop closed: results are discarded
+	done []*job // finished, waiting for the loop thread
 }
 
 // maxBlockingJobs bounds the jobs in a blocking C call at once, over all
@@ -58,7 +58,7 @@ func (e *Engine) finish(j *job) {
 		return
 	}
 	q.done = append(q.done, j)
-	q.hasDone.Store(true)
+	e.core.SetJobsPending(true)
 	// Under the lock: Close closes the eventfd only after setting dead.
 	rawWrite(e.wakeFD, one[:])
 	q.mu.Unlock()
@@ -66,16 +66,13 @@ func (e *Engine) finish(j *job) {
 
 var one = [8]byte{1}
 
-// runCompletions settles the futures of finished jobs (loop thread).
-func (e *Engine) runCompletions() error {
-	if !e.jobq.hasDone.Load() {
-		return nil
-	}
+// RunCompletions settles the futures of finished jobs (loop thread).
+func (e *Engine) RunCompletions() error {
 	q := &e.jobq
 	q.mu.Lock()
 	done := q.done
 	q.done = nil
-	q.hasDone.Store(false)
+	e.core.SetJobsPending(false)
 	q.mu.Unlock()
 	var err error
 	for i, j := range done {
@@ -86,7 +83,7 @@ func (e *Engine) runCompletions() error {
 			// Keep the rest for the next iteration; surface this error.
 			q.mu.Lock()
 			q.done = append(done[i+1:], q.done...)
-			q.hasDone.Store(len(q.done) > 0)
+			e.core.SetJobsPending(len(q.done) > 0)
 			q.mu.Unlock()
 			err = ErrPython
 			break
@@ -103,7 +100,7 @@ func (e *Engine) closeJobs() {
 	q.dead = true
 	done := q.done
 	q.done = nil
-	q.hasDone.Store(false)
+	e.core.SetJobsPending(false)
 	q.mu.Unlock()
 	for _, j := range done {
 		j.discard()

@@ -7,23 +7,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Raw syscalls for the loop thread: the fds are non-blocking, so the call
-// never blocks and Go's syscall bookkeeping (which lets the runtime hand the
-// scheduler slot away) is pure overhead. Each one retries on EINTR, which
-// the runtime's preemption signal (SIGURG) can cause.
-
-func rawRead(fd int, buf []byte) (int, syscall.Errno) {
-	for {
-		n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return -1, e
-		}
-		return int(n), 0
-	}
-}
+// Raw syscalls: the fds are non-blocking, so the call never blocks and Go's
+// syscall bookkeeping (which lets the runtime hand the scheduler slot away)
+// is pure overhead. Each one retries on EINTR, which the runtime's
+// preemption signal (SIGURG) can cause.
 
 func rawWrite(fd int, buf []byte) (int, syscall.Errno) {
 	for {
@@ -46,22 +33,5 @@ func epollCtl(epfd, op, fd int, events uint32) error {
 			continue
 		}
 		return err
-	}
-}
-
-// pollNow is a non-blocking epoll_wait made as a raw syscall: when events
-// are already pending (a busy loop), the loop takes them without the cgo
-// call, GIL release and scheduler hand-off of a blocking wait.
-func pollNow(epfd int, events []unix.EpollEvent) int {
-	for {
-		n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd),
-			uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0 // the blocking wait that follows reports the error
-		}
-		return int(n)
 	}
 }
