@@ -178,6 +178,11 @@ int goloop_stream_type_init(PyObject *module);
 ssize_t goloop_recv(int fd, void *p, size_t n);
 ssize_t goloop_send(int fd, const void *p, size_t n);
 
+/* recv of up to GOLOOP_READ_BUF bytes into the shared receive buffer;
+ * *data points to it. Valid until the next recv into it: copy out before
+ * any Python code runs. */
+ssize_t goloop_recv_shared(int fd, const char **data);
+
 /* recv of up to max bytes from fd into a new bytes object (b"" at end of
  * stream). *hint: the previous read's size, updated (sockio.c). NULL
  * with no exception set: errno tells why (EAGAIN: nothing to read; any
@@ -185,6 +190,15 @@ ssize_t goloop_send(int fd, const void *p, size_t n);
  * out of memory. exact: a stream socket's sock_recv, which must return
  * min(max, queued) bytes like socket.recv(max). */
 PyObject *goloop_recv_bytes(int fd, Py_ssize_t max, Py_ssize_t *hint, int exact);
+
+/* ---- asyncio.StreamReader fed natively (streamreader.c) -------------- */
+
+int goloop_streamreader_init(void);
+/* The StreamReader a plain StreamReaderProtocol would feed (new
+ * reference), or NULL with no exception set: use data_received. */
+PyObject *goloop_stream_reader_of(PyObject *protocol);
+/* What StreamReader.feed_data(data) does; 0, or -1 with an exception. */
+int goloop_stream_feed(PyObject *reader, const char *data, Py_ssize_t n);
 
 /* ---- sock_* fast paths (sockops.c) ------------------------------------ */
 

@@ -100,7 +100,8 @@ PyInit__goloop(void)
     if (m == NULL)
         return NULL;
     if (goloop_handle_types_init(m) < 0 || goloop_stream_type_init(m) < 0 ||
-        goloop_sockops_init(m) < 0 || goloop_tasks_init() < 0) {
+        goloop_sockops_init(m) < 0 || goloop_tasks_init() < 0 ||
+        goloop_streamreader_init() < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -52,6 +52,13 @@ goloop_send(int fd, const void *p, size_t n)
     return r;
 }
 
+ssize_t
+goloop_recv_shared(int fd, const char **data)
+{
+    *data = goloop_read_buf;
+    return goloop_recv(fd, goloop_read_buf, GOLOOP_READ_BUF);
+}
+
 /* A direct read filled its buffer (want < max): read what else is queued,
  * up to max, straight onto the end of b, as one socket.recv(max) would
  * have returned it. Stream sockets only (FIONREAD is the queued bytes). */

@@ -516,10 +516,47 @@ on_eof(PyObject *self)
     Py_XDECREF(r);
 }
 
+/* A read for asyncio's StreamReaderProtocol: straight into the reader's
+ * buffer (streamreader.c), no bytes object, no Python frame. */
+static PyObject *
+read_ready_reader(PyObject *self, PyObject *reader)
+{
+    StreamData *s = SD(self);
+    const char *data;
+    ssize_t n = goloop_recv_shared(s->fd, &data);
+    if (n <= 0) {
+        int e = errno;
+        Py_DECREF(reader);
+        if (n == 0) {
+            on_eof(self);
+            if (PyErr_Occurred())
+                return NULL;
+            Py_RETURN_NONE;
+        }
+        if (e == EAGAIN || e == EWOULDBLOCK)
+            Py_RETURN_NONE;
+        errno = e;
+        PyErr_SetFromErrno(PyExc_OSError);
+        if (fatal_error(self, "Fatal read error on socket transport") < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    int r = goloop_stream_feed(reader, data, (Py_ssize_t)n);
+    Py_DECREF(reader);
+    if (r < 0) {
+        if (is_fatal_exit() || fatal_error(self, "Fatal error: protocol.data_received() call failed.") < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 read_ready_data(PyObject *self)
 {
     StreamData *s = SD(self);
+    PyObject *reader = goloop_stream_reader_of(s->protocol);
+    if (reader != NULL)
+        return read_ready_reader(self, reader);
     PyObject *data = goloop_recv_bytes(s->fd, GOLOOP_READ_BUF, &s->last_read, 0);
     if (data == NULL) {
         if (PyErr_Occurred())
