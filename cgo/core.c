@@ -516,6 +516,24 @@ core_check_fork(GoloopCore *core, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+core_sock_recv(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
+{
+    return goloop_sock_call(core, GOLOOP_SOCK_RECV, args, nargs);
+}
+
+static PyObject *
+core_sock_recv_into(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
+{
+    return goloop_sock_call(core, GOLOOP_SOCK_RECV_INTO, args, nargs);
+}
+
+static PyObject *
+core_sock_sendall(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
+{
+    return goloop_sock_call(core, GOLOOP_SOCK_SENDALL, args, nargs);
+}
+
 static PyMethodDef core_methods[] = {
     {"_check_fork", (PyCFunction)core_check_fork, METH_NOARGS,
      "Raise RuntimeError in a child forked after the Go runtime started."},
@@ -540,6 +558,12 @@ static PyMethodDef core_methods[] = {
     {"_watch", (PyCFunction)(void (*)(void))core_watch, METH_FASTCALL, NULL},
     {"_unwatch", (PyCFunction)(void (*)(void))core_unwatch, METH_FASTCALL, NULL},
     {"_timer_count", (PyCFunction)core_timer_count, METH_NOARGS, NULL},
+    {"sock_recv", (PyCFunction)(void (*)(void))core_sock_recv, METH_FASTCALL,
+     "Receive up to n bytes from sock (a coroutine, as asyncio's)."},
+    {"sock_recv_into", (PyCFunction)(void (*)(void))core_sock_recv_into, METH_FASTCALL,
+     "Receive into buf from sock (a coroutine, as asyncio's)."},
+    {"sock_sendall", (PyCFunction)(void (*)(void))core_sock_sendall, METH_FASTCALL,
+     "Send all of data to sock (a coroutine, as asyncio's)."},
     {"_c_sock_recv", (PyCFunction)(void (*)(void))goloop_core_sock_recv, METH_FASTCALL, NULL},
     {"_c_sock_recv_into", (PyCFunction)(void (*)(void))goloop_core_sock_recv_into, METH_FASTCALL, NULL},
     {"_c_sock_sendall", (PyCFunction)(void (*)(void))goloop_core_sock_sendall, METH_FASTCALL, NULL},

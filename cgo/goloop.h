@@ -208,6 +208,23 @@ PyObject *goloop_core_sock_recv(GoloopCore *core, PyObject *const *args, Py_ssiz
 PyObject *goloop_core_sock_recv_into(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs);
 PyObject *goloop_core_sock_sendall(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs);
 
+/* Takes a blocked call off the poller and drops what it holds, leaving
+ * its future as it is (nobody waits on it any more). No exception. */
+void goloop_sock_future_abandon(PyObject *fut);
+/* Whether o is a SockFuture (a blocked call's future). */
+int goloop_is_sock_future(PyObject *o);
+/* Whether the sock_* call with these arguments may take the C path (a
+ * plain socket.socket and plain arguments); no I/O, no exception. */
+int goloop_sock_call_fits(int kind, PyObject *const *args, Py_ssize_t nargs);
+
+/* ---- loop.sock_recv/sock_recv_into/sock_sendall awaitables (sockcall.c) */
+
+enum { GOLOOP_SOCK_RECV = 0, GOLOOP_SOCK_RECV_INTO = 1, GOLOOP_SOCK_SENDALL = 2 };
+int goloop_sockcall_init(PyObject *module);
+/* loop.<kind>(*args): a SockCall, or asyncio's path's coroutine. */
+PyObject *goloop_sock_call(GoloopCore *core, int kind, PyObject *const *args, Py_ssize_t nargs);
+PyObject *goloop_set_sock_methods(PyObject *m, PyObject *args);
+
 /* ---- loop.create_task (tasks.c) ------------------------------------ */
 
 int goloop_tasks_init(void);

@@ -72,6 +72,7 @@ static PyMethodDef module_methods[] = {
     {"_set_helpers", set_helpers, METH_VARARGS, NULL},
     {"_forked", forked, METH_NOARGS, "True in a child forked after load."},
     {"_set_sock_future", goloop_set_sock_future, METH_O, NULL},
+    {"_set_sock_methods", goloop_set_sock_methods, METH_VARARGS, NULL},
     {NULL}
 };
 
@@ -101,7 +102,7 @@ PyInit__goloop(void)
         return NULL;
     if (goloop_handle_types_init(m) < 0 || goloop_stream_type_init(m) < 0 ||
         goloop_sockops_init(m) < 0 || goloop_tasks_init() < 0 ||
-        goloop_streamreader_init() < 0) {
+        goloop_streamreader_init() < 0 || goloop_sockcall_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -521,6 +521,51 @@ goloop_core_sock_sendall(GoloopCore *core, PyObject *const *args, Py_ssize_t nar
     return start_wait(core, args[0], fd, OP_SENDALL, tmp.n, NULL, &tmp.view);
 }
 
+void
+goloop_sock_future_abandon(PyObject *fut)
+{
+    PyObject *op = PyObject_GetAttr(fut, str_op);
+    if (op == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    if (PyObject_SetAttr(fut, str_op, Py_None) < 0)
+        PyErr_Clear();
+    if (Py_TYPE(op) == &SockOp_Type)
+        op_finish((SockOp *)op);
+    Py_DECREF(op);
+}
+
+int
+goloop_is_sock_future(PyObject *o)
+{
+    return sock_future_type != NULL && (PyObject *)Py_TYPE(o) == sock_future_type;
+}
+
+int
+goloop_sock_call_fits(int kind, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (sock_type == NULL || sock_future_type == NULL || nargs < 1 ||
+        (PyObject *)Py_TYPE(args[0]) != sock_type)
+        return 0;
+    switch (kind) {
+    case GOLOOP_SOCK_RECV: {
+        if (nargs != 2 || !PyLong_CheckExact(args[1]))
+            return 0;
+        Py_ssize_t n = PyLong_AsSsize_t(args[1]);
+        if (n == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        return n > 0;       /* 0 and negative sizes: socket.recv's own answers */
+    }
+    case GOLOOP_SOCK_RECV_INTO:
+        return nargs == 2 && (PyByteArray_CheckExact(args[1]) || PyMemoryView_Check(args[1]));
+    default:
+        return nargs == 2 && (PyBytes_CheckExact(args[1]) || PyByteArray_CheckExact(args[1]));
+    }
+}
+
 /* _goloop._set_sock_future(SockFuture): the future type blocked calls use. */
 PyObject *
 goloop_set_sock_future(PyObject *m, PyObject *cls)

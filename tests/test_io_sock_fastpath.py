@@ -1487,3 +1487,88 @@ def test_socket_with_timeout_non_debug(loop, loop_kind):
     else:
         assert isinstance(r, TimeoutError), r
         assert not ticks, "asyncio's loop stood still in the blocking recv"
+
+
+# -- what a sock_* call returns: an awaitable asyncio takes for a coroutine ----
+
+
+@pytest.mark.parametrize("call", ["recv", "recv_into", "sendall"])
+def test_sock_call_is_a_coroutine_to_asyncio(loop, call):
+    """loop.sock_recv(...) and friends give what asyncio.iscoroutine()
+    accepts; create_task() and ensure_future() run it; its result is the
+    call's."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    buf = bytearray(16)
+    with a, b:
+        make = {"recv": lambda: loop.sock_recv(a, 100),
+                "recv_into": lambda: loop.sock_recv_into(a, buf),
+                "sendall": lambda: loop.sock_sendall(a, b"hello")}[call]
+        coro = make()
+        assert asyncio.iscoroutine(coro)
+        coro.close()
+        b.send(b"hello")
+        task = loop.create_task(make())
+        result = loop.run_until_complete(task)
+        if call == "recv":
+            assert result == b"hello"
+        elif call == "recv_into":
+            assert result == 5 and buf[:5] == b"hello"
+        else:
+            assert result is None and b.recv(100) == b"hello"
+        b.send(b"again")
+        fut = asyncio.ensure_future(make(), loop=loop)
+        loop.run_until_complete(fut)
+
+
+def test_sock_call_does_nothing_until_awaited(loop):
+    """A sock_recv call that is never awaited reads nothing (as a coroutine
+    that never runs): the data stays for the next call."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    with a, b:
+        b.send(b"keep me")
+        unawaited = loop.sock_recv(a, 100)
+        unawaited.close()
+        del unawaited
+        assert loop.run_until_complete(loop.sock_recv(a, 100)) == b"keep me"
+
+
+def test_throw_into_a_blocked_call_leaves_the_poller(loop, loop_kind):
+    """An exception thrown into a blocked sock_recv (what cancelling the
+    awaiting task does) surfaces there; the socket's next call gets the
+    data that arrives afterwards, and nothing of the first call remains."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+
+    async def main():
+        t = asyncio.ensure_future(loop.sock_recv(a, 100))
+        await asyncio.sleep(0)
+        assert not t.done()
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+        b.send(b"later")
+        return await loop.sock_recv(a, 100)
+
+    with a, b:
+        assert loop.run_until_complete(main()) == b"later"
+    gc.collect()
+    if loop_kind == "goloop":
+        assert live_sockops() == []
+
+
+def test_awaited_call_cannot_be_reused(loop):
+    """Awaiting a finished call again raises RuntimeError, as a finished
+    coroutine does."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+
+    async def main():
+        coro = loop.sock_sendall(a, b"x")
+        await coro
+        with pytest.raises(RuntimeError, match="cannot reuse already awaited coroutine"):
+            await coro
+
+    with a, b:
+        loop.run_until_complete(main())

@@ -10,6 +10,7 @@ handlers. Behaviour follows the stdlib loop exactly.
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import concurrent.futures
 import errno
 import logging
@@ -39,6 +40,11 @@ Handle = _goloop.Handle
 TimerHandle = _goloop.TimerHandle
 _goloop._set_helpers(handle_repr)
 _goloop._set_sock_future(SockFuture)
+# LoopCore's sock_recv/sock_recv_into/sock_sendall return a C awaitable
+# (cgo/sockcall.c) and fall back on these for debug mode and unusual
+# arguments; asyncio takes the awaitable for a coroutine.
+_goloop._set_sock_methods(SocketOps.sock_recv, SocketOps.sock_recv_into, SocketOps.sock_sendall)
+collections.abc.Coroutine.register(_goloop.SockCall)
 
 _PY311 = sys.version_info >= (3, 11)
 _PY312 = sys.version_info >= (3, 12)
