@@ -31,7 +31,7 @@ goloop_ready_push(GoloopCore *core, PyObject *h)
         Py_ssize_t ncap = core->cap ? core->cap * 2 : 64;
         PyObject **nr = PyMem_Malloc(ncap * sizeof(PyObject *));
         if (nr == NULL) {
-            Py_DECREF(h);
+            goloop_handle_release(h);
             PyErr_NoMemory();
             return -1;
         }
@@ -59,10 +59,8 @@ ready_pop(GoloopCore *core)
 static void
 ready_clear(GoloopCore *core)
 {
-    while (core->len > 0) {
-        PyObject *h = ready_pop(core);
-        Py_DECREF(h);
-    }
+    while (core->len > 0)
+        goloop_handle_release(ready_pop(core));
 }
 
 static double monotonic(void);
@@ -113,7 +111,7 @@ goloop_run_ready(GoloopCore *core)
         int r = 0;
         if (!HDATA(h)->cancelled)
             r = core->debug ? run_debug(core, h) : goloop_handle_run(h);
-        Py_DECREF(h);
+        goloop_handle_release(h);
         if (r < 0)
             return -1;
     }
@@ -192,8 +190,8 @@ schedule_soon(GoloopCore *core, const char *name, PyObject *const *args,
         return closed_error();
     if (core->debug && debug_check(core, callback, name) < 0)
         return NULL;
-    GoloopHandle *h = goloop_handle_new_vec(GoloopHandle_Type, callback, cargv, cnargs,
-                                            (PyObject *)core, context);
+    GoloopHandle *h = goloop_handle_new_queued(GoloopHandle_Type, callback, cargv, cnargs,
+                                               (PyObject *)core, context);
     if (h == NULL)
         return NULL;
     if (core->debug && debug_attach(core, h) < 0) {
@@ -253,8 +251,8 @@ schedule_at(GoloopCore *core, const char *name, double when, PyObject *const *ar
         return closed_error();
     if (core->debug && debug_check(core, callback, name) < 0)
         return NULL;
-    GoloopHandle *h = goloop_handle_new_vec(GoloopTimerHandle_Type, callback, cargv, cnargs,
-                                            (PyObject *)core, context);
+    GoloopHandle *h = goloop_handle_new_queued(GoloopTimerHandle_Type, callback, cargv, cnargs,
+                                               (PyObject *)core, context);
     if (h == NULL)
         return NULL;
     HDATA(h)->when = when;
@@ -610,8 +608,11 @@ core_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 static int
 core_traverse(GoloopCore *core, visitproc visit, void *arg)
 {
-    for (Py_ssize_t i = 0; i < core->len; i++)
-        Py_VISIT(core->ring[RING_SLOT(core, i)]);
+    for (Py_ssize_t i = 0; i < core->len; i++) {
+        int r = goloop_handle_traverse_queued(core->ring[RING_SLOT(core, i)], visit, arg);
+        if (r != 0)
+            return r;
+    }
     Py_VISIT(core->dict);
     int r = goloop_timers_traverse(core, visit, arg);
     if (r != 0)

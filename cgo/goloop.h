@@ -52,6 +52,20 @@ GoloopHandle *goloop_handle_new(PyTypeObject *type, PyObject *callback,
 GoloopHandle *goloop_handle_new_vec(PyTypeObject *type, PyObject *callback,
                                     PyObject *const *argv, Py_ssize_t nargs,
                                     PyObject *loop, PyObject *context);
+/* A handle for the loop's ready queue or timer heap, left untracked by
+ * the cyclic GC while only the loop holds it: a GC-tracked object per
+ * callback made the collector's passes the largest cost of call_soon.
+ * The loop's traversal visits what such a handle refers to
+ * (goloop_handle_traverse_queued), and goloop_handle_release tracks it
+ * if someone else still holds it when the loop lets it go, so cycles
+ * through it are still found. */
+GoloopHandle *goloop_handle_new_queued(PyTypeObject *type, PyObject *callback,
+                                       PyObject *const *argv, Py_ssize_t nargs,
+                                       PyObject *loop, PyObject *context);
+/* Drops the loop's reference to a queued handle (see above). */
+void goloop_handle_release(PyObject *h);
+/* The loop's tp_traverse step for one queued handle. */
+int goloop_handle_traverse_queued(PyObject *h, visitproc visit, void *arg);
 /* Runs the callback in its context. Returns 0; on an exception it is
  * reported to the loop's exception handler, except SystemExit and
  * KeyboardInterrupt, which are left set and -1 is returned. */

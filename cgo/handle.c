@@ -57,20 +57,48 @@ free_list_of(PyTypeObject *type)
     return NULL;
 }
 
+/* A zeroed handle with one reference; tracked by the cyclic GC unless
+ * `queued` (see goloop_handle_new_queued). */
 static PyObject *
-handle_alloc(PyTypeObject *type)
+handle_alloc(PyTypeObject *type, int queued)
 {
     FreeList *fl = free_list_of(type);
-    if (fl == NULL || fl->len == 0)
-        return type->tp_alloc(type, 0);    /* zeroed and GC-tracked */
+    if (fl == NULL || fl->len == 0) {
+        PyObject *o = type->tp_alloc(type, 0);    /* zeroed and GC-tracked */
+        if (o != NULL && queued)
+            PyObject_GC_UnTrack(o);
+        return o;
+    }
     PyObject *o = fl->items[--fl->len];
     /* As tp_alloc leaves it: zeroed past the header (the slots and the
-     * weakref list too), one reference, the heap type referenced, tracked
-     * by the GC. */
+     * weakref list too), one reference, the heap type referenced. */
     memset((char *)o + sizeof(PyObject), 0, type->tp_basicsize - sizeof(PyObject));
     PyObject_Init(o, type);
-    PyObject_GC_Track(o);
+    if (!queued)
+        PyObject_GC_Track(o);
     return o;
+}
+
+void
+goloop_handle_release(PyObject *h)
+{
+    /* Leaving the loop's hands: if someone else still holds the handle,
+     * it may now be part of a cycle only the collector can free. */
+    if (Py_REFCNT(h) > 1 && !PyObject_GC_IsTracked(h))
+        PyObject_GC_Track(h);
+    Py_DECREF(h);
+}
+
+int
+goloop_handle_traverse_queued(PyObject *h, visitproc visit, void *arg)
+{
+    if (PyObject_GC_IsTracked(h))
+        return visit(h, arg);
+    /* Held by the loop alone: its references are the loop's own. Held
+     * by someone else too: they keep it (and what it refers to) alive. */
+    if (Py_REFCNT(h) == 1)
+        return Py_TYPE(h)->tp_traverse(h, visit, arg);
+    return 0;
 }
 
 static GoloopHandle *
@@ -92,12 +120,12 @@ handle_init_common(PyObject *o, PyObject *callback, PyObject *loop, PyObject *co
     return o;
 }
 
-GoloopHandle *
-goloop_handle_new_vec(PyTypeObject *type, PyObject *callback,
-                      PyObject *const *argv, Py_ssize_t nargs,
-                      PyObject *loop, PyObject *context)
+static GoloopHandle *
+handle_new_vec(PyTypeObject *type, PyObject *callback,
+               PyObject *const *argv, Py_ssize_t nargs,
+               PyObject *loop, PyObject *context, int queued)
 {
-    PyObject *o = handle_alloc(type);
+    PyObject *o = handle_alloc(type, queued);
     if (o == NULL)
         return NULL;
     GoloopHandleData *h = HDATA(o);
@@ -125,6 +153,22 @@ goloop_handle_new_vec(PyTypeObject *type, PyObject *callback,
 }
 
 GoloopHandle *
+goloop_handle_new_vec(PyTypeObject *type, PyObject *callback,
+                      PyObject *const *argv, Py_ssize_t nargs,
+                      PyObject *loop, PyObject *context)
+{
+    return handle_new_vec(type, callback, argv, nargs, loop, context, 0);
+}
+
+GoloopHandle *
+goloop_handle_new_queued(PyTypeObject *type, PyObject *callback,
+                         PyObject *const *argv, Py_ssize_t nargs,
+                         PyObject *loop, PyObject *context)
+{
+    return handle_new_vec(type, callback, argv, nargs, loop, context, 1);
+}
+
+GoloopHandle *
 goloop_handle_new(PyTypeObject *type, PyObject *callback, PyObject *args,
                   PyObject *loop, PyObject *context)
 {
@@ -133,7 +177,7 @@ goloop_handle_new(PyTypeObject *type, PyObject *callback, PyObject *args,
     Py_ssize_t n = PyTuple_GET_SIZE(args);
     if (n <= GOLOOP_INLINE_ARGS)
         return goloop_handle_new_vec(type, callback, &PyTuple_GET_ITEM(args, 0), n, loop, context);
-    PyObject *o = handle_alloc(type);
+    PyObject *o = handle_alloc(type, 0);
     if (o == NULL)
         return NULL;
     Py_INCREF(args);

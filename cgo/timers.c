@@ -115,7 +115,7 @@ goloop_timer_cancelled(GoloopCore *core, PyObject *h)
     if (n > 0 && core->timers[n - 1].h == h && Py_REFCNT(h) > 1) {
         core->ntimers = n - 1;
         HDATA(h)->scheduled = 0;
-        Py_DECREF(h);
+        goloop_handle_release(h);
         return;
     }
     core->timers_cancelled++;
@@ -132,7 +132,7 @@ goloop_timers_run_due(GoloopCore *core, double now)
         if (HDATA(h)->cancelled) {
             if (core->timers_cancelled > 0)
                 core->timers_cancelled--;
-            Py_DECREF(h);       /* the heap is whole again: may run Python */
+            goloop_handle_release(h);   /* the heap is whole again: may run Python */
             continue;
         }
         if (goloop_ready_push(core, h) < 0)
@@ -166,7 +166,7 @@ goloop_timers_purge(GoloopCore *core)
                 sift_down(t, kept, i);
             core->timers_cancelled = 0;
             for (Py_ssize_t i = 0; i < ndrop; i++)
-                Py_DECREF(drop[i]);
+                goloop_handle_release(drop[i]);
             PyMem_Free(drop);
             return;
         }
@@ -176,7 +176,7 @@ goloop_timers_purge(GoloopCore *core)
         PyObject *h = pop_top(core);
         if (core->timers_cancelled > 0)
             core->timers_cancelled--;
-        Py_DECREF(h);           /* the heap is whole: may run Python */
+        goloop_handle_release(h);   /* the heap is whole: may run Python */
     }
 }
 
@@ -199,14 +199,17 @@ goloop_timers_clear(GoloopCore *core)
     for (Py_ssize_t i = 0; i < n; i++)
         HDATA(t[i].h)->scheduled = 0;
     for (Py_ssize_t i = 0; i < n; i++)
-        Py_DECREF(t[i].h);
+        goloop_handle_release(t[i].h);
     PyMem_Free(t);
 }
 
 int
 goloop_timers_traverse(GoloopCore *core, visitproc visit, void *arg)
 {
-    for (Py_ssize_t i = 0; i < core->ntimers; i++)
-        Py_VISIT(core->timers[i].h);
+    for (Py_ssize_t i = 0; i < core->ntimers; i++) {
+        int r = goloop_handle_traverse_queued(core->timers[i].h, visit, arg);
+        if (r != 0)
+            return r;
+    }
     return 0;
 }

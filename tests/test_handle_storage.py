@@ -199,3 +199,36 @@ def test_freed_handles_do_not_carry_state(loop):
     assert [t.when() for t in timers] == sorted(t.when() for t in timers)
     for t in timers:
         t.cancel()
+
+
+class Holder:
+    """Holds a handle whose callback is one of its own methods: a cycle."""
+
+    fired = False
+
+    def fire(self):
+        self.fired = True
+
+
+@pytest.mark.parametrize("kind", ["soon", "later", "cancelled"])
+def test_cycle_through_a_handle_is_collected(loop, kind):
+    """A handle kept in a reference cycle (its callback's owner holds the
+    handle) is freed by the collector once the loop is done with it --
+    after it ran, or once cancelled -- as asyncio's handles are."""
+    holder = Holder()
+    if kind == "soon":
+        holder.handle = loop.call_soon(holder.fire)
+    else:
+        holder.handle = loop.call_later(0 if kind == "later" else 3600, holder.fire)
+    if kind == "cancelled":
+        holder.handle.cancel()
+        holder.fired = True
+        holder.keep = holder.handle._loop, holder  # still a cycle after cancel
+    ref = weakref.ref(holder)
+    href = weakref.ref(holder.handle)
+    while not holder.fired:
+        run_briefly(loop)
+    run_briefly(loop)
+    del holder
+    gc.collect()
+    assert ref() is None and href() is None

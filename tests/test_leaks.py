@@ -560,7 +560,7 @@ def test_no_leak(loop, name):
     check_no_leak(loop, workload, units)
 
 
-@pytest.mark.parametrize("pending", ["timer", "reader", "writer"])
+@pytest.mark.parametrize("pending", ["timer", "soon", "reader", "writer"])
 def test_unclosed_loop_is_collected(loop_factory, pending):
     """A loop dropped without close() while it still has a timer or an fd
     watcher (each holding a reference back to the loop) is collected: its
@@ -577,6 +577,8 @@ def test_unclosed_loop_is_collected(loop_factory, pending):
         lp = loop_factory()
         if pending == "timer":
             lp.call_later(3600, print)
+        elif pending == "soon":
+            lp.call_soon(print)
         elif pending == "reader":
             lp.add_reader(a.fileno(), print)
         else:
