@@ -122,6 +122,8 @@ typedef struct {
     int jobs_pending;           /* set (atomically) by Go when DNS results wait */
     GoloopWatch *watch;         /* indexed by fd */
     int nwatch;
+    int nwatched;               /* fds with a reader or writer installed */
+    double last_poll;           /* when the poller was last asked (run.c) */
     GoloopTimer *timers;        /* min-heap on (when, seq) */
     Py_ssize_t ntimers, timers_cap;
     uint64_t timer_seq;

@@ -24,6 +24,9 @@
 #define MAX_TIMEOUT_MS (24 * 3600 * 1000)
 /* Timers this close to due are run now (the clock's resolution). */
 #define CLOCK_RESOLUTION 1e-9
+/* With callbacks ready and no fd watched but the loop's own, the poller
+ * has nothing to report but signals: it is asked at least this often. */
+#define IDLE_POLL_EVERY 1e-3
 
 static double
 now(void)
@@ -194,8 +197,19 @@ run_once(GoloopCore *core)
         goloop_timers_purge(core);
 
     struct epoll_event events[MAX_EVENTS];
-    int err = 0;
-    int n = wait_events(core, core->epfd, events, MAX_EVENTS, timeout_ms(core), &err);
+    int err = 0, timeout = timeout_ms(core), n = 0;
+    double t = 0;
+    /* Busy and watching no fd of the program (a loop of callbacks and
+     * tasks): a poll could only find a signal, and the wake-up fd has
+     * nothing to say to a loop that is not waiting. asyncio's one poll per
+     * iteration is then a system call per iteration for nothing; poll at
+     * most every IDLE_POLL_EVERY instead. With any fd watched, every
+     * iteration polls, so I/O callbacks keep asyncio's order. */
+    if (timeout == 0 && core->nwatched == 0 &&
+        (t = now()) - core->last_poll < IDLE_POLL_EVERY)
+        goto polled;
+    core->last_poll = t != 0 ? t : now();
+    n = wait_events(core, core->epfd, events, MAX_EVENTS, timeout, &err);
     if (n < 0) {
         if (err != EINTR) {
             errno = err;
@@ -210,6 +224,7 @@ run_once(GoloopCore *core)
     }
     if (n > 0 && dispatch(core, events, n) < 0)
         return -1;
+polled:
     if (__atomic_load_n(&core->jobs_pending, __ATOMIC_ACQUIRE) &&
         goloop_run_completions(core) < 0)
         return -1;

@@ -98,6 +98,8 @@ goloop_watch(GoloopCore *core, int fd, int write, GoloopHandle *h)
         *place = prev;
         return PyErr_SetFromErrno(PyExc_OSError);
     }
+    if (old == 0)
+        core->nwatched++;
     Py_INCREF(h);
     return or_none(prev);   /* the table's reference goes to the caller */
 }
@@ -114,6 +116,8 @@ goloop_unwatch(GoloopCore *core, int fd, int write)
     if (prev == NULL)
         Py_RETURN_NONE;
     *place = NULL;
+    if (mask_of(w) == 0)
+        core->nwatched--;
     /* A closed fd is already gone from epoll: not an error. */
     (void)apply(core->epfd, fd, old, mask_of(w));
     return prev;
@@ -126,6 +130,7 @@ goloop_watchers_clear(GoloopCore *core)
     int n = core->nwatch;
     core->watch = NULL;
     core->nwatch = 0;
+    core->nwatched = 0;
     for (int i = 0; i < n; i++) {
         Py_XDECREF(t[i].reader);
         Py_XDECREF(t[i].writer);

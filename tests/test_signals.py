@@ -40,6 +40,33 @@ def test_signal_handler_runs_callback(run_in_subprocess):
     assert "GOT [[['a', 1], True, True]]" in proc.stdout, proc
 
 
+def test_signal_handler_runs_while_the_loop_is_busy(run_in_subprocess):
+    """A loop that never waits (tasks yielding with sleep(0), no fd
+    watched) still runs an add_signal_handler callback, and soon: the tasks
+    go on until it has run."""
+    proc = run_in_subprocess(
+        """
+        loop = new_loop()
+        got = []
+        loop.add_signal_handler(signal.SIGUSR1, got.append, "signalled")
+        async def spin():
+            while not got:
+                await asyncio.sleep(0)
+        async def main():
+            tasks = [asyncio.ensure_future(spin()) for _ in range(2)]
+            await asyncio.sleep(0)
+            os.kill(os.getpid(), signal.SIGUSR1)
+            await asyncio.wait_for(asyncio.gather(*tasks), 15)
+        loop.run_until_complete(main())
+        print("GOT", got)
+        loop.close()
+        """,
+        timeout=TIMEOUT,
+    )
+    assert proc.returncode == 0, proc
+    assert "GOT ['signalled']" in proc.stdout, proc
+
+
 def test_signal_from_other_thread_wakes_loop(run_in_subprocess):
     """A signal sent by another thread while the loop waits on a future (only
     a long timeout pending) wakes the loop and runs the handler."""
