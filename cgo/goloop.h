@@ -105,6 +105,17 @@ typedef struct {
     PyObject *writer;
 } GoloopWatch;
 
+/* What loop.metrics() reports (run.c keeps them; always on: counters and
+ * a few clock reads per iteration, see bench/). */
+typedef struct {
+    uint64_t iterations;
+    uint64_t callbacks;         /* callbacks run */
+    uint64_t io_events;         /* ready fds reported by the poller */
+    double wait_time;           /* seconds spent blocked in the poller */
+    double run_time;            /* seconds spent in run_forever */
+    double longest_callback;    /* seconds (coarse clock: ms resolution) */
+} GoloopMetrics;
+
 typedef struct {
     PyObject_HEAD
     PyObject **ring;            /* ready queue: FIFO ring of GoloopHandle* */
@@ -124,6 +135,10 @@ typedef struct {
     int nwatch;
     int nwatched;               /* fds with a reader or writer installed */
     double last_poll;           /* when the poller was last asked (run.c) */
+    GoloopMetrics metrics;
+    char time_attr;             /* an instance attribute `time` is set */
+    char time_type_custom;      /* the class overrides time() ... */
+    unsigned int time_type_tag; /* ... as of this tp_version_tag */
     GoloopTimer *timers;        /* min-heap on (when, seq) */
     Py_ssize_t ntimers, timers_cap;
     uint64_t timer_seq;
@@ -166,6 +181,17 @@ PyObject *goloop_watch(GoloopCore *core, int fd, int write, GoloopHandle *h);
 PyObject *goloop_unwatch(GoloopCore *core, int fd, int write);
 void goloop_watchers_clear(GoloopCore *core);
 int goloop_watchers_traverse(GoloopCore *core, visitproc visit, void *arg);
+
+/* ---- the loop's clock (looptime.c) ------------------------------------ */
+
+int goloop_looptime_init(void);
+/* LoopCore's tp_setattro: notes when `time` is set on an instance. */
+int goloop_core_setattro(PyObject *o, PyObject *name, PyObject *v);
+/* CLOCK_MONOTONIC in seconds: time.monotonic()'s clock. */
+double goloop_monotonic(void);
+/* loop.time(): the clock above, or the loop's overridden time() (a
+ * subclass method or an instance attribute). 0, or -1 + exception. */
+int goloop_loop_time(GoloopCore *core, double *t);
 
 /* ---- the iteration (run.c) -------------------------------------------- */
 

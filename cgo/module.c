@@ -95,7 +95,7 @@ PyInit__goloop(void)
     }
     if (goloop_empty_tuple == NULL && (goloop_empty_tuple = PyTuple_New(0)) == NULL)
         return NULL;
-    if (goloop_core_type_init() < 0)
+    if (goloop_core_type_init() < 0 || goloop_looptime_init() < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)

@@ -28,13 +28,7 @@
  * has nothing to report but signals: it is asked at least this often. */
 #define IDLE_POLL_EVERY 1e-3
 
-static double
-now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#define now goloop_monotonic
 
 /* epoll_wait; the GIL is released only when it may block. */
 static int
@@ -73,16 +67,17 @@ dispatch_signals(GoloopCore *core, const char *buf, int n)
 }
 
 /* How long the wait may block: not at all when callbacks are ready, the
- * loop is stopping or DNS results wait; until the next timer; forever. */
+ * loop is stopping or DNS results wait; until the next timer (t: the
+ * loop's time now); forever. */
 static int
-timeout_ms(GoloopCore *core)
+timeout_ms(GoloopCore *core, double t)
 {
     if (core->len > 0 || core->stopping ||
         __atomic_load_n(&core->jobs_pending, __ATOMIC_ACQUIRE))
         return 0;
     if (core->ntimers == 0)
         return -1;
-    double dt = core->timers[0].when - now();
+    double dt = core->timers[0].when - t;
     if (!(dt > 0))              /* due, or a NaN `when`: due at once */
         return 0;
     if (dt * 1000 >= MAX_TIMEOUT_MS)
@@ -197,8 +192,12 @@ run_once(GoloopCore *core)
         goloop_timers_purge(core);
 
     struct epoll_event events[MAX_EVENTS];
-    int err = 0, timeout = timeout_ms(core), n = 0;
+    double lt = 0;              /* loop.time(), read only when timers need it */
+    if (core->ntimers > 0 && goloop_loop_time(core, &lt) < 0)
+        return -1;
+    int err = 0, timeout = timeout_ms(core, lt), n = 0;
     double t = 0;
+    core->metrics.iterations++;
     /* Busy and watching no fd of the program (a loop of callbacks and
      * tasks): a poll could only find a signal, and the wake-up fd has
      * nothing to say to a loop that is not waiting. asyncio's one poll per
@@ -209,7 +208,12 @@ run_once(GoloopCore *core)
         (t = now()) - core->last_poll < IDLE_POLL_EVERY)
         goto polled;
     core->last_poll = t != 0 ? t : now();
-    n = wait_events(core, core->epfd, events, MAX_EVENTS, timeout, &err);
+    if (timeout != 0) {
+        n = wait_events(core, core->epfd, events, MAX_EVENTS, timeout, &err);
+        core->metrics.wait_time += now() - core->last_poll;
+    } else {
+        n = wait_events(core, core->epfd, events, MAX_EVENTS, 0, &err);
+    }
     if (n < 0) {
         if (err != EINTR) {
             errno = err;
@@ -222,26 +226,38 @@ run_once(GoloopCore *core)
             return -1;
         n = 0;
     }
-    if (n > 0 && dispatch(core, events, n) < 0)
-        return -1;
+    if (n > 0) {
+        core->metrics.io_events += (uint64_t)n;
+        if (dispatch(core, events, n) < 0)
+            return -1;
+    }
 polled:
     if (__atomic_load_n(&core->jobs_pending, __ATOMIC_ACQUIRE) &&
         goloop_run_completions(core) < 0)
         return -1;
-    if (core->ntimers > 0 && !(core->timers[0].when >= now() + CLOCK_RESOLUTION) &&  /* NaN is due */
-        goloop_timers_run_due(core, now()) < 0)
-        return -1;
+    if (core->ntimers > 0) {
+        if (goloop_loop_time(core, &lt) < 0)
+            return -1;
+        if (!(core->timers[0].when >= lt + CLOCK_RESOLUTION) &&  /* NaN is due */
+            goloop_timers_run_due(core, lt) < 0)
+            return -1;
+    }
     return goloop_run_ready(core);
 }
 
 int
 goloop_run_loop(GoloopCore *core)
 {
+    double start = now();
+    int rc = 0;
     while (core->engine != 0) {
-        if (run_once(core) < 0)
-            return -1;
+        if (run_once(core) < 0) {
+            rc = -1;
+            break;
+        }
         if (core->stopping)
             break;
     }
-    return 0;
+    core->metrics.run_time += now() - start;
+    return rc;
 }
