@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"goloop/cgo"
 	"goloop/loop"
 )
@@ -179,19 +181,43 @@ func goloop_watch(p *C.GoloopCore, fd C.int, write C.int, h *C.GoloopHandle) (re
 	return handleResult(prev)
 }
 
+// goloop_unwatch removes fd's reader or writer; with a non-NULL only, just
+// while that handle is the one registered (see Engine.Unwatch).
+//
 //export goloop_unwatch
-func goloop_unwatch(p *C.GoloopCore, fd C.int, write C.int) (res *C.PyObject) {
+func goloop_unwatch(p *C.GoloopCore, fd C.int, write C.int, only *C.GoloopHandle) (res *C.PyObject) {
 	defer recoverObj(&res)
 	e, ok := engine(p)
 	if !ok {
 		return nil
 	}
-	prev, err := e.Unwatch(int(fd), write != 0)
+	prev, err := e.Unwatch(int(fd), write != 0, cgo.HandleFrom(unsafe.Pointer(only)))
 	if err != nil {
 		raise(err)
 		return nil
 	}
 	return handleResult(prev)
+}
+
+// goloop_watch_mask returns fd's registered directions: 1 reader, 2
+// writer; 0 for none or a closed loop.
+//
+//export goloop_watch_mask
+func goloop_watch_mask(p *C.GoloopCore, fd C.int) (rc C.int) {
+	defer recoverRC(&rc)
+	e := loop.Lookup(core(p))
+	if e == nil {
+		return 0
+	}
+	var m C.int
+	mask := e.Mask(int(fd))
+	if mask&unix.EPOLLIN != 0 {
+		m |= 1
+	}
+	if mask&unix.EPOLLOUT != 0 {
+		m |= 2
+	}
+	return m
 }
 
 //export goloop_selftest_panic

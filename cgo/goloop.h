@@ -159,7 +159,9 @@ extern int goloop_run(GoloopCore *core);
 extern int goloop_timer_add(GoloopCore *core, GoloopHandle *h);
 extern PyObject *goloop_watch(GoloopCore *core, int fd, int write,
                               GoloopHandle *h);
-extern PyObject *goloop_unwatch(GoloopCore *core, int fd, int write);
+extern PyObject *goloop_unwatch(GoloopCore *core, int fd, int write,
+                                GoloopHandle *only);
+extern int goloop_watch_mask(GoloopCore *core, int fd);
 extern int goloop_timer_count(GoloopCore *core);
 extern int goloop_selftest_panic(void);
 extern int goloop_getaddrinfo(GoloopCore *core, PyObject *fut, char *host,

@@ -17,6 +17,11 @@
 
 #define CONN_LOST_LOG_THRESHOLD 5
 
+/* Every method that acts is refused in a child forked after the Go
+ * runtime started: the socket and the poller registrations are the
+ * parent's (the getters stay harmless reads of C memory). */
+#define CHECK_FORK() do { if (goloop_check_fork() < 0) return NULL; } while (0)
+
 typedef struct {
     PyObject *loop;          /* goloop Loop (a LoopCore) */
     PyObject *sock;          /* socket.socket; NULL once connection lost */
@@ -28,7 +33,8 @@ typedef struct {
     Py_ssize_t whead, wlen, wcap;
     Py_ssize_t high, low;    /* write buffer limits */
     Py_ssize_t last_read;    /* size of the previous read (goloop_recv_bytes) */
-    int fd;
+    int fd;                  /* the socket's fd while we own it; -1 once released */
+    int fd_number;           /* its number, kept for repr and the loop's table */
     int conn_lost;
     char closing;
     char paused;             /* reading paused by pause_reading() */
@@ -73,6 +79,8 @@ watch(PyObject *self, int write)
     PyObject *prev = goloop_watch((GoloopCore *)s->loop, s->fd, write, h);
     if (prev == NULL)
         return -1;
+    if (prev != Py_None && prev != h)
+        goloop_handle_cancel(prev);  /* replaced, as add_reader would */
     Py_DECREF(prev);
     if (write)
         s->writing = 1;
@@ -91,9 +99,12 @@ unwatch(PyObject *self, int write)
         s->writing = 0;
     else
         s->reading = 0;
-    if (s->loop == NULL || ((GoloopCore *)s->loop)->engine == 0 || goloop_forked)
+    PyObject *h = write ? s->write_handle : s->read_handle;
+    if (s->loop == NULL || h == NULL || s->fd < 0 ||
+        ((GoloopCore *)s->loop)->engine == 0 || goloop_forked)
         return;  /* closed loop, or a forked child: no Go call there */
-    PyObject *prev = goloop_unwatch((GoloopCore *)s->loop, s->fd, write);
+    /* Only our own registration: another socket's on a reused number stays. */
+    PyObject *prev = goloop_unwatch((GoloopCore *)s->loop, s->fd, write, (GoloopHandle *)h);
     if (prev == NULL)
         PyErr_Clear();
     else
@@ -323,6 +334,7 @@ write_precheck(PyObject *self, PyObject *data, Py_buffer *view)
 static PyObject *
 stream_write(PyObject *self, PyObject *data)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     Py_buffer view;
     int go = write_precheck(self, data, &view);
@@ -367,6 +379,7 @@ stream_write(PyObject *self, PyObject *data)
 static PyObject *
 stream_writelines(PyObject *self, PyObject *seq)
 {
+    CHECK_FORK();
     PyObject *items = PySequence_List(seq);
     if (items == NULL)
         return NULL;
@@ -427,6 +440,7 @@ shutdown_write(PyObject *self)
 static PyObject *
 stream_write_ready(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->conn_lost || s->sock == NULL)
         Py_RETURN_NONE;
@@ -479,6 +493,7 @@ stream_write_ready(PyObject *self, PyObject *unused)
 static PyObject *
 stream_write_eof(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->closing || s->eof)
         Py_RETURN_NONE;
@@ -632,6 +647,7 @@ get_buffer_failed:
 static PyObject *
 stream_read_ready(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->conn_lost || s->protocol == NULL)
         Py_RETURN_NONE;
@@ -656,6 +672,7 @@ stream_is_reading(PyObject *self, PyObject *unused)
 static PyObject *
 stream_pause_reading(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->closing || s->paused)
         Py_RETURN_NONE;
@@ -667,6 +684,7 @@ stream_pause_reading(PyObject *self, PyObject *unused)
 static PyObject *
 stream_resume_reading(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->closing || !s->paused)
         Py_RETURN_NONE;
@@ -680,6 +698,7 @@ stream_resume_reading(PyObject *self, PyObject *unused)
 static PyObject *
 stream_start_reading(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->closing || s->paused || s->conn_lost)
         Py_RETURN_NONE;
@@ -691,6 +710,7 @@ stream_start_reading(PyObject *self, PyObject *unused)
 static PyObject *
 stream_close(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->closing)
         Py_RETURN_NONE;
@@ -708,6 +728,7 @@ stream_close(PyObject *self, PyObject *unused)
 static PyObject *
 stream_force_close(PyObject *self, PyObject *exc)
 {
+    CHECK_FORK();
     if (force_close(self, exc) < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -736,6 +757,7 @@ stream_get_write_buffer_limits(PyObject *self, PyObject *unused)
 static PyObject *
 stream_set_limits(PyObject *self, PyObject *args)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (!PyArg_ParseTuple(args, "nn", &s->high, &s->low))
         return NULL;
@@ -756,6 +778,7 @@ stream_get_protocol(PyObject *self, PyObject *unused)
 static PyObject *
 stream_set_protocol_core(PyObject *self, PyObject *args)
 {
+    CHECK_FORK();
     PyObject *protocol;
     int buffered;
     if (!PyArg_ParseTuple(args, "Op", &protocol, &buffered))
@@ -773,6 +796,7 @@ stream_set_protocol_core(PyObject *self, PyObject *args)
 static PyObject *
 stream_init_core(PyObject *self, PyObject *args)
 {
+    CHECK_FORK();
     PyObject *loop, *sock, *protocol;
     int fd, buffered;
     if (!PyArg_ParseTuple(args, "OOiOp", &loop, &sock, &fd, &protocol, &buffered))
@@ -800,7 +824,7 @@ stream_init_core(PyObject *self, PyObject *args)
     Py_XSETREF(s->protocol, protocol);
     Py_XSETREF(s->read_handle, rh);
     Py_XSETREF(s->write_handle, wh);
-    s->fd = fd;
+    s->fd = s->fd_number = fd;
     s->buffered = (char)buffered;
     s->high = 64 * 1024;
     s->low = 16 * 1024;
@@ -821,6 +845,9 @@ stream_release_core(PyObject *self, PyObject *unused)
     if (s->conn_lost == 0)
         s->conn_lost = 1;
     s->protocol_paused = 0;
+    /* The fd is no longer ours: the kernel may hand its number to the
+     * next socket. A system call on -1 fails with EBADF instead. */
+    s->fd = -1;
     PyObject *sock = s->sock ? s->sock : Py_None;
     if (s->sock == NULL)
         Py_INCREF(sock);
@@ -858,7 +885,7 @@ get_flag(PyObject *self, void *c)
     intptr_t which = (intptr_t)c;
     long v = which == 0 ? s->closing : which == 1 ? s->eof :
              which == 2 ? s->conn_lost : which == 3 ? s->protocol_paused :
-             which == 4 ? s->paused : which == 5 ? s->fd : s->buffered;
+             which == 4 ? s->paused : which == 5 ? s->fd_number : s->buffered;
     return PyLong_FromLong(v);
 }
 
@@ -965,6 +992,20 @@ stream_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+static newfunc base_new;
+
+/* No fd is ours until _init_core: a zeroed 0 would be stdin. */
+static PyObject *
+stream_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    /* object.__new__ refuses arguments once tp_new is overridden: the
+     * Python subclass's __init__ takes them. */
+    PyObject *self = base_new(type, goloop_empty_tuple, NULL);
+    if (self != NULL)
+        SD(self)->fd = SD(self)->fd_number = -1;
+    return self;
+}
+
 static int
 stream_init(PyObject *self, PyObject *a, PyObject *kw)
 {
@@ -978,6 +1019,7 @@ static PyType_Slot stream_slots[] = {
     {Py_tp_methods, stream_methods},
     {Py_tp_getset, stream_getset},
     {Py_tp_init, stream_init},
+    {Py_tp_new, stream_new},
     {Py_tp_doc, "C core of goloop's socket stream transport."},
     {0, NULL},
 };
@@ -998,6 +1040,7 @@ goloop_stream_type_init(PyObject *module)
     if (base == NULL)
         return -1;
     stream_offset = (((PyTypeObject *)base)->tp_basicsize + 7) & ~(Py_ssize_t)7;
+    base_new = ((PyTypeObject *)base)->tp_new;
     PyType_Spec spec = {
         .name = "goloop._goloop.StreamCore",
         .basicsize = (int)(stream_offset + sizeof(StreamData)),

@@ -149,7 +149,7 @@ func (e *Engine) processEvents(n int) error {
 // dropped handles are released after the flush.
 func (e *Engine) queueWatcher(fd int, write bool, h cgo.Handle) {
 	if h.Cancelled() {
-		if old, _ := e.Unwatch(fd, write); !old.Nil() {
+		if old, _ := e.Unwatch(fd, write, h); !old.Nil() {
 			e.drop = append(e.drop, old)
 		}
 		return

@@ -99,21 +99,29 @@ func (e *Engine) Watch(fd int, write bool, h cgo.Handle) (cgo.Handle, error) {
 }
 
 // Unwatch removes fd's reader or writer and returns it (a reference the
-// caller now owns), or a nil Handle when there was none.
-func (e *Engine) Unwatch(fd int, write bool) (cgo.Handle, error) {
+// caller now owns), or a nil Handle when there was none. A non-nil only
+// removes the watcher only while it is that handle: a transport or a
+// pending sock_* call names the registration it owns, so once its fd
+// number was closed and handed to another socket, whose registration
+// replaced it, it cannot remove the newcomer's.
+func (e *Engine) Unwatch(fd int, write bool, only cgo.Handle) (cgo.Handle, error) {
 	w := e.watchers.get(fd)
 	if w == nil {
 		return cgo.Handle{}, nil
 	}
-	oldMask := w.mask()
-	var prev cgo.Handle
+	cur := w.reader
 	if write {
-		prev, w.writer = w.writer, cgo.Handle{}
-	} else {
-		prev, w.reader = w.reader, cgo.Handle{}
+		cur = w.writer
 	}
-	if prev.Nil() {
-		return prev, nil
+	if cur.Nil() || (!only.Nil() && cur != only) {
+		return cgo.Handle{}, nil
+	}
+	oldMask := w.mask()
+	prev := cur
+	if write {
+		w.writer = cgo.Handle{}
+	} else {
+		w.reader = cgo.Handle{}
 	}
 	if w.mask() == 0 {
 		e.watchers.del(fd)
@@ -121,4 +129,13 @@ func (e *Engine) Unwatch(fd int, write bool) (cgo.Handle, error) {
 	// A closed fd is already gone from epoll: that is not an error.
 	_ = e.register(fd, oldMask, w.mask())
 	return prev, nil
+}
+
+// Mask is the interest set registered on fd: EPOLLIN for a reader,
+// EPOLLOUT for a writer, 0 when nothing watches it.
+func (e *Engine) Mask(fd int) uint32 {
+	if w := e.watchers.get(fd); w != nil {
+		return w.mask()
+	}
+	return 0
 }

@@ -170,6 +170,11 @@ class Connections:
             if sock is not None:
                 sock.close()
             raise
+        finally:
+            # The raised error's traceback holds this frame: a local that
+            # holds the error would make a cycle keeping it (and the
+            # frames) alive until the next collection (gh-124859).
+            mine = errors = None  # type: ignore[assignment]
 
     # ---- create_connection ------------------------------------------------------
 

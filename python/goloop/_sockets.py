@@ -76,9 +76,9 @@ class SocketOps:
         def unwatch(_: Any) -> None:
             if handle.cancelled() or self.is_closed():  # type: ignore[attr-defined]
                 return
-            removed = self._unwatch(fd, write)  # type: ignore[attr-defined]
-            if removed is not None:
-                removed.cancel()
+            # Only ours: the fd may have been closed and its number reused.
+            handle.cancel()
+            self._unwatch(fd, write, handle)  # type: ignore[attr-defined]
 
         fut.add_done_callback(unwatch)
         return fut
