@@ -143,6 +143,11 @@ extern volatile int goloop_forked;
 int goloop_check_fork(void);          /* -1 + RuntimeError in such a child */
 int goloop_is_finalizing(void);
 
+/* Puts goloop's handler of SIGSEGV/SIGBUS/SIGFPE in front of the Go
+ * runtime's, so that faults outside Go code end the process as they
+ * would without Go (fatalsig.c). Once, after the runtime started. */
+void goloop_fatal_signals_init(void);
+
 /* visit(o, arg) for Go, which cannot call a C function pointer (bridge.c) */
 int goloop_visit(visitproc visit, PyObject *o, void *arg);
 
@@ -164,6 +169,7 @@ extern PyObject *goloop_unwatch(GoloopCore *core, int fd, int write,
 extern int goloop_watch_mask(GoloopCore *core, int fd);
 extern int goloop_timer_count(GoloopCore *core);
 extern int goloop_selftest_panic(void);
+extern int goloop_selftest_fault(void);
 extern int goloop_getaddrinfo(GoloopCore *core, PyObject *fut, char *host,
                               char *port, int family, int type, int proto,
                               int flags);

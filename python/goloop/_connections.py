@@ -325,14 +325,15 @@ class Connections:
                     except OSError as err:
                         msg = ("error while attempting to bind on address %r: %s"
                                % (sa, str(err.strerror).lower()))
-                        if err.errno == errno.EADDRNOTAVAIL:
+                        if err.errno == errno.EADDRNOTAVAIL and _PY313:
+                            # An address family not enabled here (3.13+)
                             sockets.pop()
                             sock.close()
                             if self.get_debug():  # type: ignore[attr-defined]
                                 logger.warning(msg)
                             continue
                         raise OSError(err.errno, msg) from None
-                if not sockets:
+                if not sockets and _PY313:  # before 3.13: a server on no socket
                     raise OSError("could not bind on any address out of %r"
                                   % [info[4] for info in infos])
                 done = True
