@@ -86,6 +86,11 @@ def _reuse_port(sock: socket.socket) -> None:
                          "SO_REUSEPORT defined but not implemented.")
 
 
+def _bind_error_text(exc: OSError) -> str:
+    """How asyncio words a bind error: 3.13 quotes str(exc), older only strerror."""
+    return str(exc).lower() if _PY313 else str(exc.strerror).lower()
+
+
 def _combine_errors(exceptions: list, all_errors: bool) -> BaseException:
     if all_errors:
         return ExceptionGroup("create_connection failed", exceptions)  # noqa: F821
@@ -153,7 +158,7 @@ class Connections:
                         break
                     except OSError as exc:
                         msg = (f"error while attempting to bind on address {laddr!r}: "
-                               f"{str(exc.strerror).lower()}")
+                               f"{_bind_error_text(exc)}")
                         mine.append(OSError(exc.errno, msg))
                 else:
                     if mine:
@@ -324,7 +329,7 @@ class Connections:
                         sock.bind(sa)
                     except OSError as err:
                         msg = ("error while attempting to bind on address %r: %s"
-                               % (sa, str(err.strerror).lower()))
+                               % (sa, _bind_error_text(err)))
                         if err.errno == errno.EADDRNOTAVAIL and _PY313:
                             # An address family not enabled here (3.13+)
                             sockets.pop()
