@@ -372,40 +372,105 @@ stream_write(PyObject *self, PyObject *data)
     Py_RETURN_NONE;
 }
 
-/* All or nothing, as asyncio's: the items are listed first (a generator
- * runs to its end before anything changes here), then appended; an item
- * that is refused rolls the buffer back. Appended together so that the
- * chunks go out in one send when possible. */
+/* Any bytes-like item, as asyncio's (3.12+: memoryview(item); before:
+ * b"".join(items)); the TypeError worded as that version words it. */
+static int
+writelines_item(PyObject *item, Py_ssize_t i, Py_buffer *view)
+{
+    if (PyObject_GetBuffer(item, view, PyBUF_SIMPLE) == 0)
+        return 0;
+    if (!PyErr_ExceptionMatches(PyExc_TypeError))
+        return -1;
+    PyErr_Clear();
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_Format(PyExc_TypeError, "memoryview: a bytes-like object is required, not '%.200s'",
+                 Py_TYPE(item)->tp_name);
+#else
+    PyErr_Format(PyExc_TypeError, "sequence item %zd: expected a bytes-like object, %.80s found",
+                 i, Py_TYPE(item)->tp_name);
+#endif
+    return -1;
+}
+
+/* All or nothing, as asyncio's: every item is checked (a generator runs
+ * to its end) before anything is buffered, so a refused item leaves the
+ * transport as it was. The state checks come where that version of
+ * asyncio makes them: 3.12+ before looking at the items (its own
+ * writelines), older ones after (b"".join, then write()). The chunks are
+ * appended together so they go out in one send when possible. */
 static PyObject *
 stream_writelines(PyObject *self, PyObject *seq)
 {
     CHECK_FORK();
-    PyObject *items = PySequence_List(seq);
-    if (items == NULL)
-        return NULL;
     StreamData *s = SD(self);
+#if PY_VERSION_HEX >= 0x030C0000
+    if (s->eof) {
+        PyErr_SetString(PyExc_RuntimeError, "Cannot call writelines() after write_eof()");
+        return NULL;
+    }
+    if (s->empty_waiter != NULL && s->empty_waiter != Py_None) {
+        PyErr_SetString(PyExc_RuntimeError, "unable to writelines; sendfile is in progress");
+        return NULL;
+    }
+#endif
+    PyObject *items = PySequence_List(seq);
+    if (items == NULL) {
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "can only join an iterable");
+        }
+#endif
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(items), total = 0;
+    Py_buffer *views = PyMem_Calloc(n ? n : 1, sizeof(Py_buffer));
+    if (views == NULL) {
+        Py_DECREF(items);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t got = 0;
+    PyObject *result = NULL;
+    for (; got < n; got++) {
+        if (writelines_item(PyList_GET_ITEM(items, got), got, &views[got]) < 0)
+            goto done;
+        total += views[got].len;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (s->eof) {
+        PyErr_SetString(PyExc_RuntimeError, "Cannot call write() after write_eof()");
+        goto done;
+    }
+    if (s->empty_waiter != NULL && s->empty_waiter != Py_None) {
+        PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
+        goto done;
+    }
+    if (total > 0 && s->conn_lost) {  /* write() of the joined bytes */
+        if (s->conn_lost >= CONN_LOST_LOG_THRESHOLD) {
+            PyObject *r = call_method0(self, "_log_write_after_close");
+            if (r == NULL)
+                goto done;
+            Py_DECREF(r);
+        }
+        s->conn_lost++;
+    }
+#endif
+    if (total == 0 || s->conn_lost) {
+        /* Nothing to send, or nowhere to send it: the connection is
+         * gone (asyncio 3.12+ would still buffer it, and register a
+         * writer on the fd number it no longer owns). */
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
     Py_ssize_t before = s->wlen;
     int direct = s->wlen == 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        Py_buffer view;
-        int go = write_precheck(self, PyList_GET_ITEM(items, i), &view);
-        if (go == 0)
-            continue;
-        if (go > 0) {
-            go = wbuf_append(s, view.buf, view.len);
-            PyBuffer_Release(&view);
-        }
-        if (go < 0) {
-            /* Only what this call appended goes: a force-close meanwhile
-             * (a fatal error on an earlier item) emptied the buffer. */
-            if (!s->conn_lost && s->wlen > before)
-                s->wlen = before;
-            Py_DECREF(items);
-            return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (views[i].len && wbuf_append(s, views[i].buf, views[i].len) < 0) {
+            s->wlen = before;
+            goto done;
         }
     }
-    Py_DECREF(items);
-    if (direct && s->wlen > before && !s->conn_lost) {
+    if (direct) {
         ssize_t w = goloop_send(s->fd, s->wbuf + s->whead, (size_t)s->wlen);
         if (w < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -413,18 +478,25 @@ stream_writelines(PyObject *self, PyObject *seq)
                 s->whead = 0;
                 PyErr_SetFromErrno(PyExc_OSError);
                 if (fatal_error(self, "Fatal write error on socket transport") < 0)
-                    return NULL;
-                Py_RETURN_NONE;
+                    goto done;
+                result = Py_NewRef(Py_None);
+                goto done;
             }
             w = 0;
         }
         wbuf_consume(s, w);
         if (s->wlen > 0 && watch(self, 1) < 0)
-            return NULL;
+            goto done;
     }
     if (maybe_pause_protocol(self) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+        goto done;
+    result = Py_NewRef(Py_None);
+done:
+    for (Py_ssize_t i = 0; i < got && i < n; i++)
+        PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    Py_DECREF(items);
+    return result;
 }
 
 static int

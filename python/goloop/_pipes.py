@@ -9,6 +9,7 @@ import errno
 import logging
 import os
 import stat
+import sys
 import warnings
 from typing import Any, Optional
 
@@ -140,7 +141,7 @@ class ReadPipeTransport(_PipeTransportBase, asyncio.ReadTransport):
         self._loop.call_soon(self._call_connection_lost, None)
 
     def pause_reading(self) -> None:
-        if not self.is_reading():
+        if self._closing or self._paused:
             return
         self._paused = True
         self._unwatch(False)
@@ -151,8 +152,9 @@ class ReadPipeTransport(_PipeTransportBase, asyncio.ReadTransport):
         self._paused = False
         self._watch(False, self._read_ready)
 
-    def is_reading(self) -> bool:
-        return not self._paused and not self._closing
+    if sys.version_info >= (3, 11):  # 3.10's read pipes have no is_reading()
+        def is_reading(self) -> bool:
+            return not self._paused and not self._closing
 
     def close(self) -> None:
         if not self._closing:
