@@ -412,6 +412,9 @@ stream_writelines(PyObject *self, PyObject *seq)
         PyErr_SetString(PyExc_RuntimeError, "unable to writelines; sendfile is in progress");
         return NULL;
     }
+    int any = PyObject_IsTrue(seq);  /* `if not list_of_data: return` */
+    if (any <= 0)
+        return any < 0 ? NULL : Py_NewRef(Py_None);
 #endif
     PyObject *items = PySequence_List(seq);
     if (items == NULL) {

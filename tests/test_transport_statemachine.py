@@ -181,6 +181,7 @@ class StreamRun:
         # depends on timing, so only prefixes of the stream are compared.
         self.lossy = False
         self.aborted = False
+        self.eof_written = False
 
     async def setup(self):
         if self.family == "tcp":
@@ -231,7 +232,11 @@ class StreamRun:
             self.peer_read_available()
             if self.lost():
                 return True
-            return self.tr.get_write_buffer_size() == 0 and _outq(self.ours_fd) == 0
+            if self.tr.get_write_buffer_size():
+                return False
+            # The kernel's queue too, unless no peer will ever read it; a
+            # FIN counts 1 (unacknowledged after the peer is gone).
+            return self.peer is None or _outq(self.ours_fd) <= self.eof_written
 
         await _until(empty)
         self.peer_read_available()
@@ -270,6 +275,7 @@ class StreamRun:
             tr.write(arg)
         elif op == "write_eof":
             tr.write_eof()
+            self.eof_written = True
         elif op == "pause_reading":
             tr.pause_reading()
         elif op == "resume_reading":

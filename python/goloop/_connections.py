@@ -7,7 +7,6 @@ messages are asyncio's."""
 from __future__ import annotations
 
 import asyncio
-import collections
 import errno
 import functools
 import itertools
@@ -57,22 +56,20 @@ def _check_ssl_args(ssl: Any, server_hostname: Any, handshake: Any, shutdown: An
         raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
 
 
-def _interleave(infos: list, first_family_count: int = 1) -> list:
+def _interleave(infos: list, first_family_count: Any = 1) -> list:
     """Alternate address families (RFC 8305): `first_family_count` of the
-    first family, then one of each family in turn."""
-    by_family: dict[int, collections.deque] = {}
+    first family, then one of each family in turn. Slices, not a loop, take
+    the first ones: the count may be any huge number."""
+    by_family: dict[int, list] = {}
     for info in infos:
-        by_family.setdefault(info[0], collections.deque()).append(info)
+        by_family.setdefault(info[0], []).append(info)
     queues = list(by_family.values())
     out = []
-    first = queues[0]
-    for _ in range(first_family_count - 1):
-        if first:
-            out.append(first.popleft())
-    while any(queues):
-        for q in queues:
-            if q:
-                out.append(q.popleft())
+    if first_family_count > 1:
+        out.extend(queues[0][:first_family_count - 1])
+        del queues[0][:first_family_count - 1]
+    for row in itertools.zip_longest(*queues):
+        out.extend(info for info in row if info is not None)
     return out
 
 
