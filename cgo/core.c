@@ -657,6 +657,13 @@ core_clear(GoloopCore *core)
 {
     ready_clear(core);
     Py_CLEAR(core->dict);
+    /* An unreachable loop (the collector clears cycles through it): the
+     * engine's references (timers, watchers) and fds go too. */
+    if (core->engine != 0 && !goloop_forked) {
+        core->closed = 1;
+        goloop_engine_close(core);
+        core->engine = 0;
+    }
     return 0;
 }
 

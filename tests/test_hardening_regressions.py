@@ -106,6 +106,34 @@ def test_closed_pipe_transport_leaves_the_new_owner_of_its_fd_alone(loop, loop_k
         run(loop, main())
 
 
+def test_write_pipe_closed_behind_its_back_writes_nowhere_else(loop, loop_kind):
+    """The pipe object of a write pipe transport is closed behind its back
+    and its fd number goes to a new socket: a later write() must not land
+    in that socket (asyncio's os.write on the remembered number does)."""
+    if loop_kind == "asyncio":
+        pytest.skip("asyncio's pipe transport writes to the number it remembered")
+    r, w = os.pipe()
+
+    async def main():
+        wfile = os.fdopen(w, "wb", 0)
+        proto = Recorder()
+        tr, _ = await loop.connect_write_pipe(lambda: proto, wfile)
+        wfile.close()  # behind the transport's back
+        a, b = socket.socketpair()
+        with a, b:
+            assert a.fileno() == w
+            tr.write(b"LEAK")
+            assert isinstance(await asyncio.wait_for(proto.lost, 30), OSError)
+            b.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                b.recv(100)
+
+    try:
+        run(loop, main())
+    finally:
+        os.close(r)
+
+
 # ---- 2. writelines() with a bad item ----------------------------------------
 
 
