@@ -109,6 +109,11 @@ ssize_t goloop_send(int fd, const void *p, size_t n);
  * min(max, queued) bytes like socket.recv(max). */
 PyObject *goloop_recv_bytes(int fd, Py_ssize_t max, Py_ssize_t *hint, int exact);
 
+/* The fd a socket object holds now (-1 once closed or detached), cheap:
+ * checked before each system call on a cached fd (sockfd.c). */
+int goloop_sockfd_init(void);
+int goloop_sock_fd(PyObject *sock);
+
 /* ---- sock_* fast paths (sockops.c) ------------------------------------ */
 
 int goloop_sockops_init(PyObject *module);

@@ -112,7 +112,8 @@ PyInit__goloop(void)
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
         return NULL;
-    if (goloop_handle_types_init(m) < 0 || goloop_stream_type_init(m) < 0 ||
+    if (goloop_handle_types_init(m) < 0 || goloop_sockfd_init() < 0 ||
+        goloop_stream_type_init(m) < 0 ||
         goloop_sockops_init(m) < 0 || goloop_tasks_init() < 0) {
         Py_DECREF(m);
         return NULL;

@@ -149,8 +149,6 @@ do_send_rest(SockOp *op, int fd)
     return 1;
 }
 
-static int plain_socket_fd(PyObject *sock);
-
 /* ---- SockOp ------------------------------------------------------------ */
 
 static int
@@ -218,9 +216,7 @@ op_call(PyObject *self, PyObject *args, PyObject *kw)
      * given to another socket whose registration revived ours: ask the
      * socket object for its fd again (-1 once closed: EBADF, as asyncio's
      * sock.recv() gets) and never use a number it gave up. */
-    int fd = plain_socket_fd(op->sock);
-    if (fd == -1 && PyErr_Occurred())
-        return NULL;
+    int fd = goloop_sock_fd(op->sock);
     PyObject *res = NULL;
     switch (op->kind) {
     case OP_RECV:

@@ -57,6 +57,17 @@ call_method0(PyObject *o, const char *name)
     return PyObject_CallMethod(o, name, NULL);
 }
 
+/* The fd for a system call: ours while the socket object still holds
+ * it; -1 (EBADF, a fatal error as asyncio's sock.send() gets) once the
+ * user closed or detached it behind the transport's back. */
+static int
+io_fd(StreamData *s)
+{
+    if (s->fd >= 0 && s->sock != NULL && goloop_sock_fd(s->sock) != s->fd)
+        s->fd = -1;
+    return s->fd;
+}
+
 /* ---- poller registration -------------------------------------------- */
 
 static int
@@ -76,7 +87,7 @@ watch(PyObject *self, int write)
     }
     if (goloop_check_fork() < 0)
         return -1;
-    PyObject *prev = goloop_watch((GoloopCore *)s->loop, s->fd, write, h);
+    PyObject *prev = goloop_watch((GoloopCore *)s->loop, io_fd(s), write, h);
     if (prev == NULL)
         return -1;
     if (prev != Py_None && prev != h)
@@ -100,11 +111,13 @@ unwatch(PyObject *self, int write)
     else
         s->reading = 0;
     PyObject *h = write ? s->write_handle : s->read_handle;
-    if (s->loop == NULL || h == NULL || s->fd < 0 ||
+    if (s->loop == NULL || h == NULL || s->fd_number < 0 ||
         ((GoloopCore *)s->loop)->engine == 0 || goloop_forked)
         return;  /* closed loop, or a forked child: no Go call there */
-    /* Only our own registration: another socket's on a reused number stays. */
-    PyObject *prev = goloop_unwatch((GoloopCore *)s->loop, s->fd, write, (GoloopHandle *)h);
+    /* The number we registered, and only our own registration: another
+     * socket's on that number, if it was reused, stays. */
+    PyObject *prev = goloop_unwatch((GoloopCore *)s->loop, s->fd_number, write,
+                                    (GoloopHandle *)h);
     if (prev == NULL)
         PyErr_Clear();
     else
@@ -343,7 +356,7 @@ stream_write(PyObject *self, PyObject *data)
     const char *p = view.buf;
     Py_ssize_t n = view.len;
     if (s->wlen == 0) {
-        ssize_t w = goloop_send(s->fd, p, (size_t)n);
+        ssize_t w = goloop_send(io_fd(s), p, (size_t)n);
         if (w < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 PyErr_SetFromErrno(PyExc_OSError);
@@ -474,7 +487,7 @@ stream_writelines(PyObject *self, PyObject *seq)
         }
     }
     if (direct) {
-        ssize_t w = goloop_send(s->fd, s->wbuf + s->whead, (size_t)s->wlen);
+        ssize_t w = goloop_send(io_fd(s), s->wbuf + s->whead, (size_t)s->wlen);
         if (w < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 s->wlen = 0;
@@ -520,7 +533,7 @@ stream_write_ready(PyObject *self, PyObject *unused)
     if (s->conn_lost || s->sock == NULL)
         Py_RETURN_NONE;
     if (s->wlen > 0) {
-        ssize_t w = goloop_send(s->fd, s->wbuf + s->whead, (size_t)s->wlen);
+        ssize_t w = goloop_send(io_fd(s), s->wbuf + s->whead, (size_t)s->wlen);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 Py_RETURN_NONE;
@@ -610,7 +623,7 @@ static PyObject *
 read_ready_data(PyObject *self)
 {
     StreamData *s = SD(self);
-    PyObject *data = goloop_recv_bytes(s->fd, GOLOOP_READ_BUF, &s->last_read, 0);
+    PyObject *data = goloop_recv_bytes(io_fd(s), GOLOOP_READ_BUF, &s->last_read, 0);
     if (data == NULL) {
         if (PyErr_Occurred())
             return NULL;
@@ -672,7 +685,7 @@ read_ready_buffered(PyObject *self)
         PyErr_SetString(PyExc_RuntimeError, "get_buffer() returned an empty buffer");
         goto get_buffer_failed;
     }
-    ssize_t n = goloop_recv(s->fd, view.buf, (size_t)view.len);
+    ssize_t n = goloop_recv(io_fd(s), view.buf, (size_t)view.len);
     int e = errno;
     PyBuffer_Release(&view);
     Py_DECREF(buf);

@@ -40,6 +40,35 @@ from tests.io_helpers import Recorder, _collect_garbage, run, wait_until  # noqa
 # ---- 1. a transport never touches an fd it no longer owns ----------------
 
 
+def test_stream_socket_closed_behind_its_back_writes_nowhere_else(loop):
+    """The user closes the socket it gave create_connection(sock=...); the
+    next socket gets its number. The transport's next write fails with
+    EBADF (connection_lost(OSError)), as asyncio's sock.send() does, and
+    never reaches the new socket."""
+    a, b = socket.socketpair()
+
+    async def main():
+        proto = Recorder()
+        tr, _ = await loop.create_connection(lambda: proto, sock=a)
+        number = a.fileno()
+        a.close()
+        c, d = socket.socketpair()
+        with c, d:
+            assert number in (c.fileno(), d.fileno())
+            tr.write(b"LEAK")
+            exc = await asyncio.wait_for(proto.lost, 30)
+            c.setblocking(False)
+            d.setblocking(False)
+            for s in (c, d):
+                with pytest.raises(BlockingIOError):
+                    s.recv(100)
+        return exc
+
+    with b:
+        exc = run(loop, main())
+    assert isinstance(exc, OSError) and exc.errno == 9, exc
+
+
 def test_cancelled_sock_recv_leaves_the_new_owner_of_its_fd_alone(loop, loop_kind):
     """sock_recv() waits on a socket that is then closed; the kernel gives
     its number to a new connection's transport. Cancelling the old call
