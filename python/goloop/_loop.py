@@ -567,6 +567,8 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
         return handle
 
     def _unwatch_fd(self, fileobj: Any, write: bool) -> bool:
+        if self.is_closed():
+            return False  # asyncio's answer, before looking at fileobj
         try:
             fd = _file_descriptor(fileobj)
         except ValueError:
@@ -577,7 +579,7 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
                     break
             else:
                 raise
-        if self.is_closed() or fd > _MAX_FD:
+        if fd > _MAX_FD:
             return False  # nothing that large was ever watched (asyncio: False)
         previous = self._unwatch(fd, write)
         if previous is None:
