@@ -117,10 +117,16 @@ goloop_fatal_signals_init(void)
         struct sigaction cur;
         if (sigaction(fatal_signals[i], NULL, &cur) != 0)
             continue;
+        if (cur.sa_sigaction == forwarded && (cur.sa_flags & SA_SIGINFO)) {
+            /* The runtime did not install over it (a linker that ran our
+             * constructor after Go's): give back what was there. */
+            sigaction(fatal_signals[i], &before_go[i], NULL);
+            continue;
+        }
         /* Only in front of Go's own handler (not of one installed since,
          * e.g. by faulthandler, which already chains to Go's). */
         if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction == NULL ||
-            cur.sa_sigaction == forwarded || cur.sa_sigaction == on_fatal)
+            cur.sa_sigaction == on_fatal)
             continue;
         go_handler[i] = cur;
         struct sigaction sa = cur;
