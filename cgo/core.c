@@ -437,17 +437,37 @@ core_watch(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
     return goloop_watch(core, fd, write, (GoloopHandle *)args[2]);
 }
 
-/* _unwatch(fd, write) -> removed handle or None */
+/* _unwatch(fd, write[, handle]) -> removed handle or None. With handle:
+ * only while that handle is the registered one (the caller's own
+ * registration, not whatever now watches a reused fd number). */
 static PyObject *
 core_unwatch(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
 {
     int fd;
-    if (parse_watch(core, args, nargs, 2, &fd) < 0)
+    if (parse_watch(core, args, nargs, nargs == 3 ? 3 : 2, &fd) < 0)
         return NULL;
     int write = PyObject_IsTrue(args[1]);
     if (write < 0)
         return NULL;
-    return goloop_unwatch(core, fd, write);
+    GoloopHandle *only = NULL;
+    if (nargs == 3) {
+        if (!PyObject_TypeCheck(args[2], GoloopHandle_Type)) {
+            PyErr_SetString(PyExc_TypeError, "_unwatch expects a goloop Handle");
+            return NULL;
+        }
+        only = (GoloopHandle *)args[2];
+    }
+    return goloop_unwatch(core, fd, write, only);
+}
+
+/* _watch_mask(fd) -> 1 (reader) | 2 (writer); 0 when nothing watches fd */
+static PyObject *
+core_watch_mask(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
+{
+    int fd;
+    if (parse_watch(core, args, nargs, 1, &fd) < 0)
+        return NULL;
+    return PyLong_FromLong(goloop_watch_mask(core, fd));
 }
 
 static PyObject *
@@ -593,6 +613,7 @@ static PyMethodDef core_methods[] = {
     {"_make_handle", (PyCFunction)(void (*)(void))core_make_handle, METH_FASTCALL, NULL},
     {"_watch", (PyCFunction)(void (*)(void))core_watch, METH_FASTCALL, NULL},
     {"_unwatch", (PyCFunction)(void (*)(void))core_unwatch, METH_FASTCALL, NULL},
+    {"_watch_mask", (PyCFunction)(void (*)(void))core_watch_mask, METH_FASTCALL, NULL},
     {"_timer_count", (PyCFunction)core_timer_count, METH_NOARGS, NULL},
     {"sock_recv", (PyCFunction)(void (*)(void))core_sock_recv, METH_FASTCALL,
      "Receive up to n bytes from sock (a coroutine, as asyncio's)."},
@@ -674,6 +695,13 @@ core_clear(GoloopCore *core)
     goloop_timers_clear(core);
     goloop_watchers_clear(core);
     Py_CLEAR(core->dict);
+    /* An unreachable loop (the collector clears cycles through it): the
+     * engine's references (timers, watchers) and fds go too. */
+    if (core->engine != 0 && !goloop_forked) {
+        core->closed = 1;
+        goloop_engine_close(core);
+        core->engine = 0;
+    }
     return 0;
 }
 

@@ -177,8 +177,13 @@ int goloop_timers_traverse(GoloopCore *core, visitproc visit, void *arg);
  * handle it replaces (the caller owns it) or None; NULL + exception. */
 PyObject *goloop_watch(GoloopCore *core, int fd, int write, GoloopHandle *h);
 /* Removes fd's reader or writer: the removed handle (the caller owns it)
- * or None. */
-PyObject *goloop_unwatch(GoloopCore *core, int fd, int write);
+ * or None. With `only` set, just while that handle is the one installed:
+ * a transport or a pending sock_* call names the registration it owns, so
+ * once its fd number was closed and handed to another socket, whose
+ * registration replaced it, it cannot remove the newcomer's. */
+PyObject *goloop_unwatch(GoloopCore *core, int fd, int write, PyObject *only);
+/* fd's watched directions: 1 reader, 2 writer; 0 for none. */
+int goloop_watch_mask(GoloopCore *core, int fd);
 void goloop_watchers_clear(GoloopCore *core);
 int goloop_watchers_traverse(GoloopCore *core, visitproc visit, void *arg);
 
@@ -232,6 +237,11 @@ ssize_t goloop_recv_shared(int fd, const char **data);
  * out of memory. exact: a stream socket's sock_recv, which must return
  * min(max, queued) bytes like socket.recv(max). */
 PyObject *goloop_recv_bytes(int fd, Py_ssize_t max, Py_ssize_t *hint, int exact);
+
+/* The fd a socket object holds now (-1 once closed or detached), cheap:
+ * checked before each system call on a cached fd (sockfd.c). */
+int goloop_sockfd_init(void);
+int goloop_sock_fd(PyObject *sock);
 
 /* ---- asyncio.StreamReader fed natively (streamreader.c) -------------- */
 
@@ -293,6 +303,11 @@ extern volatile int goloop_forked;
 int goloop_check_fork(void);          /* -1 + RuntimeError in such a child */
 int goloop_is_finalizing(void);
 
+/* Puts goloop's handler of SIGSEGV/SIGBUS/SIGFPE in front of the Go
+ * runtime's, so that faults outside Go code end the process as they
+ * would without Go (fatalsig.c). Once, after the runtime started. */
+void goloop_fatal_signals_init(void);
+
 /* visit(o, arg) for Go, which cannot call a C function pointer (bridge.c) */
 int goloop_visit(visitproc visit, PyObject *o, void *arg);
 
@@ -308,6 +323,7 @@ extern int goloop_engine_traverse(GoloopCore *core, visitproc visit, void *arg);
 /* Settles the futures of finished DNS jobs (loop thread); -1 + exception. */
 extern int goloop_run_completions(GoloopCore *core);
 extern int goloop_selftest_panic(void);
+extern int goloop_selftest_fault(void);
 extern int goloop_getaddrinfo(GoloopCore *core, PyObject *fut, char *host,
                               char *port, int family, int type, int proto,
                               int flags);

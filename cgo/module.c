@@ -66,7 +66,19 @@ selftest_panic(PyObject *m, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+selftest_fault(PyObject *m, PyObject *unused)
+{
+    if (goloop_check_fork() < 0)
+        return NULL;
+    if (goloop_selftest_fault() < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_selftest_fault", selftest_fault, METH_NOARGS,
+     "Dereference nil in Go: must raise RuntimeError (Go keeps its faults)."},
     {"_selftest_panic", selftest_panic, METH_NOARGS,
      "Run Go code that panics: must raise RuntimeError (tests the guard)."},
     {"_set_helpers", set_helpers, METH_VARARGS, NULL},
@@ -93,6 +105,7 @@ PyInit__goloop(void)
         }
         atfork_done = 1;
     }
+    goloop_fatal_signals_init();
     if (goloop_empty_tuple == NULL && (goloop_empty_tuple = PyTuple_New(0)) == NULL)
         return NULL;
     if (goloop_core_type_init() < 0 || goloop_looptime_init() < 0)
@@ -100,7 +113,8 @@ PyInit__goloop(void)
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
         return NULL;
-    if (goloop_handle_types_init(m) < 0 || goloop_stream_type_init(m) < 0 ||
+    if (goloop_handle_types_init(m) < 0 || goloop_sockfd_init() < 0 ||
+        goloop_stream_type_init(m) < 0 ||
         goloop_sockops_init(m) < 0 || goloop_tasks_init() < 0 ||
         goloop_streamreader_init() < 0 || goloop_sockcall_init(m) < 0) {
         Py_DECREF(m);

@@ -149,7 +149,7 @@ dispatch(GoloopCore *core, struct epoll_event *events, int n)
         PyObject *h;
         if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && (h = w->reader) != NULL) {
             if (HDATA(h)->cancelled) {
-                PyObject *old = goloop_unwatch(core, fd, 0);
+                PyObject *old = goloop_unwatch(core, fd, 0, h);
                 if (old != NULL && old != Py_None)
                     drop[ndrop++] = old;
                 else
@@ -164,7 +164,7 @@ dispatch(GoloopCore *core, struct epoll_event *events, int n)
         }
         if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && (h = w->writer) != NULL) {
             if (HDATA(h)->cancelled) {
-                PyObject *old = goloop_unwatch(core, fd, 1);
+                PyObject *old = goloop_unwatch(core, fd, 1, h);
                 if (old != NULL && old != Py_None)
                     drop[ndrop++] = old;
                 else

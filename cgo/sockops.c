@@ -134,10 +134,10 @@ do_recv_into(int fd, PyObject *sock, PyObject *buf, Py_ssize_t nbytes)
 
 /* Sends what is left of op's data: 1 all sent, 0 would block, -1 error. */
 static int
-do_send_rest(SockOp *op)
+do_send_rest(SockOp *op, int fd)
 {
     while (op->n < op->view.len) {
-        ssize_t w = goloop_send(op->fd, (char *)op->view.buf + op->n, (size_t)(op->view.len - op->n));
+        ssize_t w = goloop_send(fd, (char *)op->view.buf + op->n, (size_t)(op->view.len - op->n));
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return 0;
@@ -169,7 +169,8 @@ op_finish(SockOp *op)
          * is safe there, and the parent's poller is not ours anyway. */
         if (!HDATA(h)->cancelled && op->loop != NULL && !goloop_forked &&
             ((GoloopCore *)op->loop)->engine != 0) {
-            PyObject *prev = goloop_unwatch((GoloopCore *)op->loop, op->fd, op_is_write(op));
+            PyObject *prev = goloop_unwatch((GoloopCore *)op->loop, op->fd, op_is_write(op),
+                                            (GoloopHandle *)h);
             if (prev == NULL)
                 PyErr_WriteUnraisable((PyObject *)op);
             else
@@ -211,16 +212,21 @@ op_call(PyObject *self, PyObject *args, PyObject *kw)
     SockOp *op = (SockOp *)self;
     if (op->fut == NULL)
         Py_RETURN_NONE;
+    /* The socket may have been closed while we waited, and its number
+     * given to another socket whose registration revived ours: ask the
+     * socket object for its fd again (-1 once closed: EBADF, as asyncio's
+     * sock.recv() gets) and never use a number it gave up. */
+    int fd = goloop_sock_fd(op->sock);
     PyObject *res = NULL;
     switch (op->kind) {
     case OP_RECV:
-        res = do_recv(op->sock, op->fd, op->n);
+        res = do_recv(op->sock, fd, op->n);
         break;
     case OP_RECV_INTO:
-        res = do_recv_into(op->fd, op->sock, op->buf, op->n);
+        res = do_recv_into(fd, op->sock, op->buf, op->n);
         break;
     default: {
-        int r = do_send_rest(op);
+        int r = do_send_rest(op, fd);
         if (r > 0)
             res = Py_NewRef(Py_None);
         else if (r == 0)
@@ -443,6 +449,8 @@ fail:
 PyObject *
 goloop_core_sock_recv(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (goloop_check_fork() < 0)
+        return NULL;
     if (nargs != 2 || !PyLong_CheckExact(args[1]))
         Py_RETURN_NOTIMPLEMENTED;
     Py_ssize_t n = PyLong_AsSsize_t(args[1]);
@@ -465,6 +473,8 @@ goloop_core_sock_recv(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
 PyObject *
 goloop_core_sock_recv_into(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (goloop_check_fork() < 0)
+        return NULL;
     if (nargs != 3 || !PyLong_CheckExact(args[2]) ||
         !(PyByteArray_CheckExact(args[1]) || PyMemoryView_Check(args[1])))
         Py_RETURN_NOTIMPLEMENTED;
@@ -493,6 +503,8 @@ goloop_core_sock_recv_into(GoloopCore *core, PyObject *const *args, Py_ssize_t n
 PyObject *
 goloop_core_sock_sendall(GoloopCore *core, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (goloop_check_fork() < 0)
+        return NULL;
     if (nargs != 2 || !(PyBytes_CheckExact(args[1]) || PyByteArray_CheckExact(args[1])))
         Py_RETURN_NOTIMPLEMENTED;
     int fd = plain_socket_fd(args[0]);
@@ -511,7 +523,7 @@ goloop_core_sock_sendall(GoloopCore *core, PyObject *const *args, Py_ssize_t nar
             return PyErr_SetFromErrno(PyExc_OSError);
         Py_RETURN_NONE;
     }
-    int r = do_send_rest(&tmp);
+    int r = do_send_rest(&tmp, fd);
     if (r != 0) {
         PyBuffer_Release(&tmp.view);
         if (r < 0)

@@ -17,6 +17,11 @@
 
 #define CONN_LOST_LOG_THRESHOLD 5
 
+/* Every method that acts is refused in a child forked after the Go
+ * runtime started: the socket and the poller registrations are the
+ * parent's (the getters stay harmless reads of C memory). */
+#define CHECK_FORK() do { if (goloop_check_fork() < 0) return NULL; } while (0)
+
 typedef struct {
     PyObject *loop;          /* goloop Loop (a LoopCore) */
     PyObject *sock;          /* socket.socket; NULL once connection lost */
@@ -28,7 +33,8 @@ typedef struct {
     Py_ssize_t whead, wlen, wcap;
     Py_ssize_t high, low;    /* write buffer limits */
     Py_ssize_t last_read;    /* size of the previous read (goloop_recv_bytes) */
-    int fd;
+    int fd;                  /* the socket's fd while we own it; -1 once released */
+    int fd_number;           /* its number, kept for repr and the loop's table */
     int conn_lost;
     char closing;
     char paused;             /* reading paused by pause_reading() */
@@ -51,6 +57,17 @@ call_method0(PyObject *o, const char *name)
     return PyObject_CallMethod(o, name, NULL);
 }
 
+/* The fd for a system call: ours while the socket object still holds
+ * it; -1 (EBADF, a fatal error as asyncio's sock.send() gets) once the
+ * user closed or detached it behind the transport's back. */
+static int
+io_fd(StreamData *s)
+{
+    if (s->fd >= 0 && s->sock != NULL && goloop_sock_fd(s->sock) != s->fd)
+        s->fd = -1;
+    return s->fd;
+}
+
 /* ---- poller registration -------------------------------------------- */
 
 static int
@@ -70,9 +87,11 @@ watch(PyObject *self, int write)
     }
     if (goloop_check_fork() < 0)
         return -1;
-    PyObject *prev = goloop_watch((GoloopCore *)s->loop, s->fd, write, h);
+    PyObject *prev = goloop_watch((GoloopCore *)s->loop, io_fd(s), write, h);
     if (prev == NULL)
         return -1;
+    if (prev != Py_None && prev != h)
+        goloop_handle_cancel(prev);  /* replaced, as add_reader would */
     Py_DECREF(prev);
     if (write)
         s->writing = 1;
@@ -91,9 +110,14 @@ unwatch(PyObject *self, int write)
         s->writing = 0;
     else
         s->reading = 0;
-    if (s->loop == NULL || ((GoloopCore *)s->loop)->engine == 0 || goloop_forked)
+    PyObject *h = write ? s->write_handle : s->read_handle;
+    if (s->loop == NULL || h == NULL || s->fd_number < 0 ||
+        ((GoloopCore *)s->loop)->engine == 0 || goloop_forked)
         return;  /* closed loop, or a forked child: no Go call there */
-    PyObject *prev = goloop_unwatch((GoloopCore *)s->loop, s->fd, write);
+    /* The number we registered, and only our own registration: another
+     * socket's on that number, if it was reused, stays. */
+    PyObject *prev = goloop_unwatch((GoloopCore *)s->loop, s->fd_number, write,
+                                    (GoloopHandle *)h);
     if (prev == NULL)
         PyErr_Clear();
     else
@@ -323,6 +347,7 @@ write_precheck(PyObject *self, PyObject *data, Py_buffer *view)
 static PyObject *
 stream_write(PyObject *self, PyObject *data)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     Py_buffer view;
     int go = write_precheck(self, data, &view);
@@ -331,7 +356,7 @@ stream_write(PyObject *self, PyObject *data)
     const char *p = view.buf;
     Py_ssize_t n = view.len;
     if (s->wlen == 0) {
-        ssize_t w = goloop_send(s->fd, p, (size_t)n);
+        ssize_t w = goloop_send(io_fd(s), p, (size_t)n);
         if (w < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 PyErr_SetFromErrno(PyExc_OSError);
@@ -360,58 +385,134 @@ stream_write(PyObject *self, PyObject *data)
     Py_RETURN_NONE;
 }
 
-/* All or nothing, as asyncio's: the items are listed first (a generator
- * runs to its end before anything changes here), then appended; an item
- * that is refused rolls the buffer back. Appended together so that the
- * chunks go out in one send when possible. */
+/* Any bytes-like item, as asyncio's (3.12+: memoryview(item); before:
+ * b"".join(items)); the TypeError worded as that version words it. */
+static int
+writelines_item(PyObject *item, Py_ssize_t i, Py_buffer *view)
+{
+    if (PyObject_GetBuffer(item, view, PyBUF_SIMPLE) == 0)
+        return 0;
+    if (!PyErr_ExceptionMatches(PyExc_TypeError))
+        return -1;
+    PyErr_Clear();
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_Format(PyExc_TypeError, "memoryview: a bytes-like object is required, not '%.200s'",
+                 Py_TYPE(item)->tp_name);
+#else
+    PyErr_Format(PyExc_TypeError, "sequence item %zd: expected a bytes-like object, %.80s found",
+                 i, Py_TYPE(item)->tp_name);
+#endif
+    return -1;
+}
+
+/* All or nothing, as asyncio's: every item is checked (a generator runs
+ * to its end) before anything is buffered, so a refused item leaves the
+ * transport as it was. The state checks come where that version of
+ * asyncio makes them: 3.12+ before looking at the items (its own
+ * writelines), older ones after (b"".join, then write()). The chunks are
+ * appended together so they go out in one send when possible. */
 static PyObject *
 stream_writelines(PyObject *self, PyObject *seq)
 {
-    PyObject *items = PySequence_List(seq);
-    if (items == NULL)
-        return NULL;
+    CHECK_FORK();
     StreamData *s = SD(self);
+#if PY_VERSION_HEX >= 0x030C0000
+    if (s->eof) {
+        PyErr_SetString(PyExc_RuntimeError, "Cannot call writelines() after write_eof()");
+        return NULL;
+    }
+    if (s->empty_waiter != NULL && s->empty_waiter != Py_None) {
+        PyErr_SetString(PyExc_RuntimeError, "unable to writelines; sendfile is in progress");
+        return NULL;
+    }
+    int any = PyObject_IsTrue(seq);  /* `if not list_of_data: return` */
+    if (any <= 0)
+        return any < 0 ? NULL : Py_NewRef(Py_None);
+#endif
+    PyObject *items = PySequence_List(seq);
+    if (items == NULL) {
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "can only join an iterable");
+        }
+#endif
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(items), total = 0;
+    Py_buffer *views = PyMem_Calloc(n ? n : 1, sizeof(Py_buffer));
+    if (views == NULL) {
+        Py_DECREF(items);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t got = 0;
+    PyObject *result = NULL;
+    for (; got < n; got++) {
+        if (writelines_item(PyList_GET_ITEM(items, got), got, &views[got]) < 0)
+            goto done;
+        total += views[got].len;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (s->eof) {
+        PyErr_SetString(PyExc_RuntimeError, "Cannot call write() after write_eof()");
+        goto done;
+    }
+    if (s->empty_waiter != NULL && s->empty_waiter != Py_None) {
+        PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
+        goto done;
+    }
+    if (total > 0 && s->conn_lost) {  /* write() of the joined bytes */
+        if (s->conn_lost >= CONN_LOST_LOG_THRESHOLD) {
+            PyObject *r = call_method0(self, "_log_write_after_close");
+            if (r == NULL)
+                goto done;
+            Py_DECREF(r);
+        }
+        s->conn_lost++;
+    }
+#endif
+    if (total == 0 || s->conn_lost) {
+        /* Nothing to send, or nowhere to send it: the connection is
+         * gone (asyncio 3.12+ would still buffer it, and register a
+         * writer on the fd number it no longer owns). */
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
     Py_ssize_t before = s->wlen;
     int direct = s->wlen == 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        Py_buffer view;
-        int go = write_precheck(self, PyList_GET_ITEM(items, i), &view);
-        if (go == 0)
-            continue;
-        if (go > 0) {
-            go = wbuf_append(s, view.buf, view.len);
-            PyBuffer_Release(&view);
-        }
-        if (go < 0) {
-            /* Only what this call appended goes: a force-close meanwhile
-             * (a fatal error on an earlier item) emptied the buffer. */
-            if (!s->conn_lost && s->wlen > before)
-                s->wlen = before;
-            Py_DECREF(items);
-            return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (views[i].len && wbuf_append(s, views[i].buf, views[i].len) < 0) {
+            s->wlen = before;
+            goto done;
         }
     }
-    Py_DECREF(items);
-    if (direct && s->wlen > before && !s->conn_lost) {
-        ssize_t w = goloop_send(s->fd, s->wbuf + s->whead, (size_t)s->wlen);
+    if (direct) {
+        ssize_t w = goloop_send(io_fd(s), s->wbuf + s->whead, (size_t)s->wlen);
         if (w < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 s->wlen = 0;
                 s->whead = 0;
                 PyErr_SetFromErrno(PyExc_OSError);
                 if (fatal_error(self, "Fatal write error on socket transport") < 0)
-                    return NULL;
-                Py_RETURN_NONE;
+                    goto done;
+                result = Py_NewRef(Py_None);
+                goto done;
             }
             w = 0;
         }
         wbuf_consume(s, w);
         if (s->wlen > 0 && watch(self, 1) < 0)
-            return NULL;
+            goto done;
     }
     if (maybe_pause_protocol(self) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+        goto done;
+    result = Py_NewRef(Py_None);
+done:
+    for (Py_ssize_t i = 0; i < got && i < n; i++)
+        PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    Py_DECREF(items);
+    return result;
 }
 
 static int
@@ -427,11 +528,12 @@ shutdown_write(PyObject *self)
 static PyObject *
 stream_write_ready(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->conn_lost || s->sock == NULL)
         Py_RETURN_NONE;
     if (s->wlen > 0) {
-        ssize_t w = goloop_send(s->fd, s->wbuf + s->whead, (size_t)s->wlen);
+        ssize_t w = goloop_send(io_fd(s), s->wbuf + s->whead, (size_t)s->wlen);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 Py_RETURN_NONE;
@@ -479,6 +581,7 @@ stream_write_ready(PyObject *self, PyObject *unused)
 static PyObject *
 stream_write_eof(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->closing || s->eof)
         Py_RETURN_NONE;
@@ -523,7 +626,7 @@ read_ready_reader(PyObject *self, PyObject *reader)
 {
     StreamData *s = SD(self);
     const char *data;
-    ssize_t n = goloop_recv_shared(s->fd, &data);
+    ssize_t n = goloop_recv_shared(io_fd(s), &data);
     if (n <= 0) {
         int e = errno;
         Py_DECREF(reader);
@@ -557,7 +660,7 @@ read_ready_data(PyObject *self)
     PyObject *reader = goloop_stream_reader_of(s->protocol);
     if (reader != NULL)
         return read_ready_reader(self, reader);
-    PyObject *data = goloop_recv_bytes(s->fd, GOLOOP_READ_BUF, &s->last_read, 0);
+    PyObject *data = goloop_recv_bytes(io_fd(s), GOLOOP_READ_BUF, &s->last_read, 0);
     if (data == NULL) {
         if (PyErr_Occurred())
             return NULL;
@@ -619,7 +722,7 @@ read_ready_buffered(PyObject *self)
         PyErr_SetString(PyExc_RuntimeError, "get_buffer() returned an empty buffer");
         goto get_buffer_failed;
     }
-    ssize_t n = goloop_recv(s->fd, view.buf, (size_t)view.len);
+    ssize_t n = goloop_recv(io_fd(s), view.buf, (size_t)view.len);
     int e = errno;
     PyBuffer_Release(&view);
     Py_DECREF(buf);
@@ -669,6 +772,7 @@ get_buffer_failed:
 static PyObject *
 stream_read_ready(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->conn_lost || s->protocol == NULL)
         Py_RETURN_NONE;
@@ -693,6 +797,7 @@ stream_is_reading(PyObject *self, PyObject *unused)
 static PyObject *
 stream_pause_reading(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->closing || s->paused)
         Py_RETURN_NONE;
@@ -704,6 +809,7 @@ stream_pause_reading(PyObject *self, PyObject *unused)
 static PyObject *
 stream_resume_reading(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->closing || !s->paused)
         Py_RETURN_NONE;
@@ -717,6 +823,7 @@ stream_resume_reading(PyObject *self, PyObject *unused)
 static PyObject *
 stream_start_reading(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->closing || s->paused || s->conn_lost)
         Py_RETURN_NONE;
@@ -728,6 +835,7 @@ stream_start_reading(PyObject *self, PyObject *unused)
 static PyObject *
 stream_close(PyObject *self, PyObject *unused)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (s->closing)
         Py_RETURN_NONE;
@@ -745,6 +853,7 @@ stream_close(PyObject *self, PyObject *unused)
 static PyObject *
 stream_force_close(PyObject *self, PyObject *exc)
 {
+    CHECK_FORK();
     if (force_close(self, exc) < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -773,6 +882,7 @@ stream_get_write_buffer_limits(PyObject *self, PyObject *unused)
 static PyObject *
 stream_set_limits(PyObject *self, PyObject *args)
 {
+    CHECK_FORK();
     StreamData *s = SD(self);
     if (!PyArg_ParseTuple(args, "nn", &s->high, &s->low))
         return NULL;
@@ -793,6 +903,7 @@ stream_get_protocol(PyObject *self, PyObject *unused)
 static PyObject *
 stream_set_protocol_core(PyObject *self, PyObject *args)
 {
+    CHECK_FORK();
     PyObject *protocol;
     int buffered;
     if (!PyArg_ParseTuple(args, "Op", &protocol, &buffered))
@@ -810,6 +921,7 @@ stream_set_protocol_core(PyObject *self, PyObject *args)
 static PyObject *
 stream_init_core(PyObject *self, PyObject *args)
 {
+    CHECK_FORK();
     PyObject *loop, *sock, *protocol;
     int fd, buffered;
     if (!PyArg_ParseTuple(args, "OOiOp", &loop, &sock, &fd, &protocol, &buffered))
@@ -837,7 +949,7 @@ stream_init_core(PyObject *self, PyObject *args)
     Py_XSETREF(s->protocol, protocol);
     Py_XSETREF(s->read_handle, rh);
     Py_XSETREF(s->write_handle, wh);
-    s->fd = fd;
+    s->fd = s->fd_number = fd;
     s->buffered = (char)buffered;
     s->high = 64 * 1024;
     s->low = 16 * 1024;
@@ -858,6 +970,9 @@ stream_release_core(PyObject *self, PyObject *unused)
     if (s->conn_lost == 0)
         s->conn_lost = 1;
     s->protocol_paused = 0;
+    /* The fd is no longer ours: the kernel may hand its number to the
+     * next socket. A system call on -1 fails with EBADF instead. */
+    s->fd = -1;
     PyObject *sock = s->sock ? s->sock : Py_None;
     if (s->sock == NULL)
         Py_INCREF(sock);
@@ -895,7 +1010,7 @@ get_flag(PyObject *self, void *c)
     intptr_t which = (intptr_t)c;
     long v = which == 0 ? s->closing : which == 1 ? s->eof :
              which == 2 ? s->conn_lost : which == 3 ? s->protocol_paused :
-             which == 4 ? s->paused : which == 5 ? s->fd : s->buffered;
+             which == 4 ? s->paused : which == 5 ? s->fd_number : s->buffered;
     return PyLong_FromLong(v);
 }
 
@@ -1002,6 +1117,20 @@ stream_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+static newfunc base_new;
+
+/* No fd is ours until _init_core: a zeroed 0 would be stdin. */
+static PyObject *
+stream_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    /* object.__new__ refuses arguments once tp_new is overridden: the
+     * Python subclass's __init__ takes them. */
+    PyObject *self = base_new(type, goloop_empty_tuple, NULL);
+    if (self != NULL)
+        SD(self)->fd = SD(self)->fd_number = -1;
+    return self;
+}
+
 static int
 stream_init(PyObject *self, PyObject *a, PyObject *kw)
 {
@@ -1015,6 +1144,7 @@ static PyType_Slot stream_slots[] = {
     {Py_tp_methods, stream_methods},
     {Py_tp_getset, stream_getset},
     {Py_tp_init, stream_init},
+    {Py_tp_new, stream_new},
     {Py_tp_doc, "C core of goloop's socket stream transport."},
     {0, NULL},
 };
@@ -1035,6 +1165,7 @@ goloop_stream_type_init(PyObject *module)
     if (base == NULL)
         return -1;
     stream_offset = (((PyTypeObject *)base)->tp_basicsize + 7) & ~(Py_ssize_t)7;
+    base_new = ((PyTypeObject *)base)->tp_new;
     PyType_Spec spec = {
         .name = "goloop._goloop.StreamCore",
         .basicsize = (int)(stream_offset + sizeof(StreamData)),

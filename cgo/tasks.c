@@ -59,6 +59,8 @@ goloop_core_create_task(GoloopCore *core, PyObject *const *args, Py_ssize_t narg
 {
     PyObject *name = NULL, *context = NULL;
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (goloop_check_fork() < 0)
+        return NULL;
     if (nargs != 1 || core->closed || core->debug || core->dict == NULL)
         return slow(core, args, nargs, kwnames);
     for (Py_ssize_t i = 0; i < nkw; i++) {

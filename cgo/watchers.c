@@ -105,7 +105,7 @@ goloop_watch(GoloopCore *core, int fd, int write, GoloopHandle *h)
 }
 
 PyObject *
-goloop_unwatch(GoloopCore *core, int fd, int write)
+goloop_unwatch(GoloopCore *core, int fd, int write, PyObject *only)
 {
     GoloopWatch *w = slot(core, fd, 0);
     if (w == NULL || core->engine == 0)
@@ -113,7 +113,7 @@ goloop_unwatch(GoloopCore *core, int fd, int write)
     uint32_t old = mask_of(w);
     PyObject **place = write ? &w->writer : &w->reader;
     PyObject *prev = *place;
-    if (prev == NULL)
+    if (prev == NULL || (only != NULL && prev != only))
         Py_RETURN_NONE;
     *place = NULL;
     if (mask_of(w) == 0)
@@ -121,6 +121,15 @@ goloop_unwatch(GoloopCore *core, int fd, int write)
     /* A closed fd is already gone from epoll: not an error. */
     (void)apply(core->epfd, fd, old, mask_of(w));
     return prev;
+}
+
+int
+goloop_watch_mask(GoloopCore *core, int fd)
+{
+    GoloopWatch *w = slot(core, fd, 0);
+    if (w == NULL || core->engine == 0)
+        return 0;
+    return (w->reader ? 1 : 0) | (w->writer ? 2 : 0);
 }
 
 void

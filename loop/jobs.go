@@ -42,10 +42,22 @@ func (e *Engine) start(fut unsafe.Pointer, j *job, work func()) {
 	e.jobs[j] = struct{}{}
 	go func() {
 		jobSlots <- struct{}{}
-		work()
+		// A job still queued when its loop closed has no one to hand
+		// its result to: skip the lookup (asyncio's executor drops
+		// queued work too when the loop shuts it down).
+		if !e.jobq.closed() {
+			work()
+		}
 		<-jobSlots
 		e.finish(j)
 	}()
+}
+
+// closed reports whether the loop closed (any thread).
+func (q *jobQueue) closed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dead
 }
 
 // finish is called by the job's goroutine.

@@ -7,7 +7,6 @@ messages are asyncio's."""
 from __future__ import annotations
 
 import asyncio
-import collections
 import errno
 import functools
 import itertools
@@ -57,22 +56,20 @@ def _check_ssl_args(ssl: Any, server_hostname: Any, handshake: Any, shutdown: An
         raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
 
 
-def _interleave(infos: list, first_family_count: int = 1) -> list:
+def _interleave(infos: list, first_family_count: Any = 1) -> list:
     """Alternate address families (RFC 8305): `first_family_count` of the
-    first family, then one of each family in turn."""
-    by_family: dict[int, collections.deque] = {}
+    first family, then one of each family in turn. Slices, not a loop, take
+    the first ones: the count may be any huge number."""
+    by_family: dict[int, list] = {}
     for info in infos:
-        by_family.setdefault(info[0], collections.deque()).append(info)
+        by_family.setdefault(info[0], []).append(info)
     queues = list(by_family.values())
     out = []
-    first = queues[0]
-    for _ in range(first_family_count - 1):
-        if first:
-            out.append(first.popleft())
-    while any(queues):
-        for q in queues:
-            if q:
-                out.append(q.popleft())
+    if first_family_count > 1:
+        out.extend(queues[0][:first_family_count - 1])
+        del queues[0][:first_family_count - 1]
+    for row in itertools.zip_longest(*queues):
+        out.extend(info for info in row if info is not None)
     return out
 
 
@@ -84,6 +81,11 @@ def _reuse_port(sock: socket.socket) -> None:
     except OSError:
         raise ValueError("reuse_port not supported by socket module, "
                          "SO_REUSEPORT defined but not implemented.")
+
+
+def _bind_error_text(exc: OSError) -> str:
+    """How asyncio words a bind error: 3.13 quotes str(exc), older only strerror."""
+    return str(exc).lower() if _PY313 else str(exc.strerror).lower()
 
 
 def _combine_errors(exceptions: list, all_errors: bool) -> BaseException:
@@ -153,7 +155,7 @@ class Connections:
                         break
                     except OSError as exc:
                         msg = (f"error while attempting to bind on address {laddr!r}: "
-                               f"{str(exc.strerror).lower()}")
+                               f"{_bind_error_text(exc)}")
                         mine.append(OSError(exc.errno, msg))
                 else:
                     if mine:
@@ -170,6 +172,11 @@ class Connections:
             if sock is not None:
                 sock.close()
             raise
+        finally:
+            # The raised error's traceback holds this frame: a local that
+            # holds the error would make a cycle keeping it (and the
+            # frames) alive until the next collection (gh-124859).
+            mine = errors = None  # type: ignore[assignment]
 
     # ---- create_connection ------------------------------------------------------
 
@@ -319,15 +326,16 @@ class Connections:
                         sock.bind(sa)
                     except OSError as err:
                         msg = ("error while attempting to bind on address %r: %s"
-                               % (sa, str(err.strerror).lower()))
-                        if err.errno == errno.EADDRNOTAVAIL:
+                               % (sa, _bind_error_text(err)))
+                        if err.errno == errno.EADDRNOTAVAIL and _PY313:
+                            # An address family not enabled here (3.13+)
                             sockets.pop()
                             sock.close()
                             if self.get_debug():  # type: ignore[attr-defined]
                                 logger.warning(msg)
                             continue
                         raise OSError(err.errno, msg) from None
-                if not sockets:
+                if not sockets and _PY313:  # before 3.13: a server on no socket
                     raise OSError("could not bind on any address out of %r"
                                   % [info[4] for info in infos])
                 done = True

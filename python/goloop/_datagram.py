@@ -22,6 +22,7 @@ logger = logging.getLogger("asyncio")
 MAX_DATAGRAM = 256 * 1024
 CONN_LOST_LOG_THRESHOLD = 5
 _SEND_EMPTY = sys.version_info >= (3, 13)  # 3.13 sends empty datagrams
+_PY311 = sys.version_info >= (3, 11)  # pause/resume_reading on datagram transports
 _UNSET = object()
 
 
@@ -52,13 +53,30 @@ class DatagramTransport(FdWatching, asyncio.transports._FlowControlMixin, asynci
         self._conn_lost = 0
         self._closing = False
         self._reading = False
+        self._paused = False
         loop.call_soon(protocol.connection_made, self)
         loop.call_soon(self._start_reading)
         if waiter is not None:
             loop.call_soon(set_result_unless_cancelled, waiter, None)
 
     def _start_reading(self) -> None:
-        if not self._closing and not self._conn_lost:
+        if not self._closing and not self._conn_lost and not self._paused:
+            self._watch(False, self._read_ready)
+
+    if _PY311:
+        def is_reading(self) -> bool:
+            return not self._closing and not self._paused
+
+        def pause_reading(self) -> None:
+            if not self.is_reading():
+                return
+            self._paused = True
+            self._unwatch(False)
+
+        def resume_reading(self) -> None:
+            if self._closing or not self._paused:
+                return
+            self._paused = False
             self._watch(False, self._read_ready)
 
     # ---- public API ---------------------------------------------------------

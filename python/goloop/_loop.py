@@ -100,6 +100,10 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
         # watchers and sock_* calls on those).
         self._transports: "weakref.WeakValueDictionary[int, Any]" = weakref.WeakValueDictionary()
         self._current_handle: Any = None
+        # fd -> the file object its fd watchers were first registered with
+        # (ints are not kept): remove_reader(obj) finds the registration by
+        # the object once obj.fileno() is -1, as asyncio's selector does.
+        self._fd_objects: dict[int, Any] = {}
         self._origin_tracking_depth: Optional[int] = None
         self._outer_wakeup_fd = -1
         self.slow_callback_duration = 0.1
@@ -193,6 +197,7 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
                 for sig in list(self._signal_handlers):
                     self.remove_signal_handler(sig)
         self._close_core()
+        self._fd_objects.clear()
         self._release_children()
         self._executor_shutdown_called = True
         executor = self._default_executor
@@ -556,19 +561,38 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
         handle = self._make_handle(callback, args, None)
         if self.get_debug():
             self._debug_attach(handle)
+        new = self._watch_mask(fd) == 0
         previous = self._watch(fd, write, handle)
+        if new:  # a new registration: remember what it was made with
+            if isinstance(fileobj, int):
+                self._fd_objects.pop(fd, None)
+            else:
+                self._fd_objects[fd] = fileobj
         if previous is not None:
             previous.cancel()
         return handle
 
     def _unwatch_fd(self, fileobj: Any, write: bool) -> bool:
-        fd = _file_descriptor(fileobj)
-        if self.is_closed() or fd > _MAX_FD:
+        if self.is_closed():
+            return False  # asyncio's answer, before looking at fileobj
+        try:
+            fd = _file_descriptor(fileobj)
+        except ValueError:
+            # A socket closed since it was registered (fileno() is -1):
+            # asyncio's selector finds the registration by the object.
+            for fd, obj in self._fd_objects.items():
+                if obj is fileobj:
+                    break
+            else:
+                raise
+        if fd > _MAX_FD:
             return False  # nothing that large was ever watched (asyncio: False)
         previous = self._unwatch(fd, write)
         if previous is None:
             return False
         previous.cancel()
+        if self._watch_mask(fd) == 0:
+            self._fd_objects.pop(fd, None)
         return True
 
     def _ensure_fd_no_transport(self, fd: Any) -> None:

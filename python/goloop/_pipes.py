@@ -9,6 +9,7 @@ import errno
 import logging
 import os
 import stat
+import sys
 import warnings
 from typing import Any, Optional
 
@@ -39,6 +40,16 @@ class _PipeTransportBase(FdWatching):
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._extra.get(name, default)
+
+    def _fd(self) -> int:
+        """The fd to read or write: the pipe's, while the pipe object still
+        has it. -1 (EBADF on use) once it was closed or detached behind
+        the transport's back: its number may be another file's by now."""
+        try:
+            fd = self._pipe.fileno()
+        except (AttributeError, ValueError, OSError):
+            return -1
+        return fd if fd == self._fileno else -1
 
     def set_protocol(self, protocol: Any) -> None:
         self._protocol = protocol
@@ -123,7 +134,7 @@ class ReadPipeTransport(_PipeTransportBase, asyncio.ReadTransport):
 
     def _read_ready(self) -> None:
         try:
-            data = os.read(self._fileno, MAX_READ)
+            data = os.read(self._fd(), MAX_READ)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -140,7 +151,7 @@ class ReadPipeTransport(_PipeTransportBase, asyncio.ReadTransport):
         self._loop.call_soon(self._call_connection_lost, None)
 
     def pause_reading(self) -> None:
-        if not self.is_reading():
+        if self._closing or self._paused:
             return
         self._paused = True
         self._unwatch(False)
@@ -151,8 +162,9 @@ class ReadPipeTransport(_PipeTransportBase, asyncio.ReadTransport):
         self._paused = False
         self._watch(False, self._read_ready)
 
-    def is_reading(self) -> bool:
-        return not self._paused and not self._closing
+    if sys.version_info >= (3, 11):  # 3.10's read pipes have no is_reading()
+        def is_reading(self) -> bool:
+            return not self._paused and not self._closing
 
     def close(self) -> None:
         if not self._closing:
@@ -213,7 +225,7 @@ class WritePipeTransport(_PipeTransportBase, asyncio.transports._FlowControlMixi
             return
         if not self._buffer:
             try:
-                n = os.write(self._fileno, data)
+                n = os.write(self._fd(), data)
             except (BlockingIOError, InterruptedError):
                 n = 0
             except (SystemExit, KeyboardInterrupt):
@@ -231,7 +243,7 @@ class WritePipeTransport(_PipeTransportBase, asyncio.transports._FlowControlMixi
 
     def _write_ready(self) -> None:
         try:
-            n = os.write(self._fileno, self._buffer)
+            n = os.write(self._fd(), self._buffer)
         except (BlockingIOError, InterruptedError):
             return
         except (SystemExit, KeyboardInterrupt):

@@ -54,17 +54,19 @@ def numeric_addrinfo(host: Any, port: Any, family: int, type: int, proto: int,
             port = int(port)
         except (TypeError, ValueError):
             return None  # a service name
+    families = (socket.AF_INET, socket.AF_INET6) if family == socket.AF_UNSPEC else (family,)
     if isinstance(host, bytes):
         host = host.decode("idna")
-    if not isinstance(host, str) or "%" in host:
+    # A host that is neither str nor bytes is a TypeError here, before any
+    # lookup, as in asyncio ("%" in it, or inet_pton, refuses it).
+    if "%" in host:
         return None  # scoped IPv6 addresses need the resolver
-    families = (socket.AF_INET, socket.AF_INET6) if family == socket.AF_UNSPEC else (family,)
     for af in families:
-        if af not in (socket.AF_INET, socket.AF_INET6):
-            continue
         try:
             socket.inet_pton(af, host)
         except OSError:
+            continue
+        if af not in (socket.AF_INET, socket.AF_INET6):
             continue
         address = (host, port, *(v6_extra or (0, 0))) if af == socket.AF_INET6 else (host, port)
         return (socket.AddressFamily(af), socket.SocketKind(type), proto, "", address)
@@ -81,9 +83,17 @@ def _enum(value: int, enum_type: Any) -> Any:
 class Resolver:
     """Mixin of goloop.Loop: name resolution."""
 
+    def _check_default_executor(self) -> None:
+        # asyncio resolves in its default executor, which refuses work once
+        # shutdown_default_executor() was called; goloop's lookups need no
+        # executor, but answer the same.
+        if self._executor_shutdown_called:  # type: ignore[attr-defined]
+            raise RuntimeError("Executor shutdown has been called")
+
     async def getaddrinfo(self, host: Any, port: Any, *, family: int = 0,
                           type: int = 0, proto: int = 0, flags: int = 0) -> list[tuple[Any, ...]]:
         self._check_closed()  # type: ignore[attr-defined]
+        self._check_default_executor()
         fut = self.create_future()  # type: ignore[attr-defined]
         self._getaddrinfo(fut, _host_arg(host), _port_arg(port),  # type: ignore[attr-defined]
                           family, type, proto, flags)
@@ -93,6 +103,7 @@ class Resolver:
 
     async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> tuple[str, str]:
         self._check_closed()  # type: ignore[attr-defined]
+        self._check_default_executor()
         flags = operator.index(flags)
         # The socket module's own parsing checks the arguments, with its
         # exact errors; numeric-only, it does no lookup and cannot block.

@@ -18,6 +18,8 @@ from typing import Any
 
 from ._resolve import numeric_addrinfo
 
+_PY313 = sys.version_info >= (3, 13)
+
 try:
     import ssl
 except ImportError:  # pragma: no cover - Python built without ssl
@@ -76,9 +78,9 @@ class SocketOps:
         def unwatch(_: Any) -> None:
             if handle.cancelled() or self.is_closed():  # type: ignore[attr-defined]
                 return
-            removed = self._unwatch(fd, write)  # type: ignore[attr-defined]
-            if removed is not None:
-                removed.cancel()
+            # Only ours: the fd may have been closed and its number reused.
+            handle.cancel()
+            self._unwatch(fd, write, handle)  # type: ignore[attr-defined]
 
         fut.add_done_callback(unwatch)
         return fut
@@ -225,9 +227,17 @@ class SocketOps:
 
     async def _sendfile_zero_copy(self, sock: socket.socket, file: Any, fileno: int,
                                   offset: int, count: int | None) -> int:
+        if count is not None and count > sys.maxsize and not _PY313:
+            # asyncio before 3.13 hands the count to os.sendfile as is
+            raise OverflowError("Python int too large to convert to C ssize_t")
         end = None if count is None else offset + count
         if end is None:
             end = os.fstat(fileno).st_size
+            if end == 0:
+                return 0  # an empty file: asyncio asks no sendfile either
+            # From at or past the end, asyncio still asks sendfile once (which
+            # says 0, or refuses an offset beyond off_t: OverflowError).
+            end = max(end, offset + 1)
         position = offset
         try:
             while position < end:

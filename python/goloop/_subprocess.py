@@ -127,9 +127,8 @@ class Subprocesses:
 
         def exited() -> None:
             self._children.pop(pid, None)
-            removed = self._unwatch(pidfd, False)  # type: ignore[attr-defined]
-            if removed is not None:
-                removed.cancel()
+            handle.cancel()
+            self._unwatch(pidfd, False, handle)  # type: ignore[attr-defined]
             os.close(pidfd)
             try:
                 _, status = os.waitpid(pid, 0)

@@ -41,6 +41,7 @@ class SocketTransport(_goloop.StreamCore):
     """A stream transport over a connected TCP or Unix socket."""
 
     _start_tls_compatible = True
+    _limits_given: Optional[tuple[Any, Any]] = None
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any,
@@ -121,6 +122,12 @@ class SocketTransport(_goloop.StreamCore):
         # Buffer sizes are integers, so flooring keeps both comparisons
         # (size > high pauses, size <= low resumes) exactly as asyncio's.
         self._set_limits(_c_limit(high), _c_limit(low))
+        self._limits_given = (low, high)
+
+    def get_write_buffer_limits(self) -> tuple[Any, Any]:
+        # As given (1.5, 2**64, True...), as asyncio returns them.
+        given = self._limits_given
+        return given if given is not None else super().get_write_buffer_limits()
 
     # ---- cold paths called by the C core --------------------------------
 
