@@ -220,7 +220,10 @@ schedule_soon(GoloopCore *core, const char *name, PyObject *const *args,
         Py_DECREF(cargs);
         return NULL;
     }
-    GoloopHandle *h = goloop_handle_new(GoloopHandle_Type, callback, cargs,
+    PyTypeObject *type = GoloopHandle_Type;
+    if (threadsafe && GoloopThreadSafeHandle_Type != NULL)
+        type = GoloopThreadSafeHandle_Type;
+    GoloopHandle *h = goloop_handle_new(type, callback, cargs,
                                         (PyObject *)core, context);
     Py_DECREF(cargs);
     if (h == NULL)

@@ -8,7 +8,11 @@
 
 PyTypeObject *GoloopHandle_Type;
 PyTypeObject *GoloopTimerHandle_Type;
+PyTypeObject *GoloopThreadSafeHandle_Type;
 Py_ssize_t goloop_handle_offset;
+
+static int run_unlocked(PyObject *o);
+static void handle_do_cancel(PyObject *o);
 
 GoloopHandle *
 goloop_handle_new(PyTypeObject *type, PyObject *callback, PyObject *args,
@@ -348,6 +352,65 @@ set_tb(PyObject *o, PyObject *v, void *c)
     return 0;
 }
 
+#if PY_VERSION_HEX >= 0x030D0000
+/* call_soon_threadsafe's handle on 3.14+, a subclass of asyncio's
+ * events._ThreadSafeHandle. asyncio holds an RLock around cancel(),
+ * cancelled() and _run(): another thread asking about or cancelling a
+ * callback that already started waits until it returns, while the loop's
+ * thread (a callback cancelling its own handle) goes straight through.
+ * Here the lock is a PyMutex, which lets go of the GIL while it waits, and
+ * the thread holding it; both live after the handle's data. */
+typedef struct {
+    PyMutex mutex;
+    unsigned long owner;    /* thread holding mutex, 0 when free */
+} TSLock;
+#define TSLOCK(o) ((TSLock *)(HDATA(o) + 1))
+
+/* 1 if taken here (release it), 0 if this thread already holds it. */
+static int
+ts_acquire(PyObject *o)
+{
+    TSLock *l = TSLOCK(o);
+    unsigned long me = PyThread_get_thread_ident();
+    if (l->owner == me)
+        return 0;
+    PyMutex_Lock(&l->mutex);
+    l->owner = me;
+    return 1;
+}
+
+static void
+ts_release(PyObject *o, int taken)
+{
+    if (!taken)
+        return;
+    TSLock *l = TSLOCK(o);
+    l->owner = 0;
+    PyMutex_Unlock(&l->mutex);
+}
+
+static PyObject *
+ts_cancel(PyObject *o, PyObject *unused)
+{
+    int taken = ts_acquire(o);
+    handle_do_cancel(o);
+    ts_release(o, taken);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ts_cancelled(PyObject *o, PyObject *unused)
+{
+    int taken = ts_acquire(o);
+    int c = HDATA(o)->cancelled;
+    ts_release(o, taken);
+    return PyBool_FromLong(c);
+}
+#define TSLOCK_SIZE ((Py_ssize_t)sizeof(TSLock))
+#else
+#define TSLOCK_SIZE 0
+#endif
+
 static PyGetSetDef handle_getset[] = {
     {"_callback", (getter)get_callback, NULL, NULL, NULL},
     {"_args", (getter)get_args, NULL, NULL, NULL},
@@ -383,6 +446,29 @@ static PyMethodDef handle_methods[] = {
     {"_run", (PyCFunction)handle_py_run, METH_NOARGS, NULL},
     {NULL}
 };
+
+#if PY_VERSION_HEX >= 0x030D0000
+static PyMethodDef ts_methods[] = {
+    {"cancel", (PyCFunction)ts_cancel, METH_NOARGS, "Cancel the callback."},
+    {"cancelled", (PyCFunction)ts_cancelled, METH_NOARGS, NULL},
+    {"get_context", (PyCFunction)handle_get_context, METH_NOARGS, NULL},
+    {"_run", (PyCFunction)handle_py_run, METH_NOARGS, NULL},
+    {NULL}
+};
+
+static PyType_Slot ts_slots[] = {
+    {Py_tp_dealloc, handle_dealloc},
+    {Py_tp_repr, handle_repr},
+    {Py_tp_doc, "A callback scheduled on a goloop loop from any thread."},
+    {Py_tp_traverse, handle_traverse},
+    {Py_tp_clear, handle_clear},
+    {Py_tp_methods, ts_methods},
+    {Py_tp_getset, handle_getset},
+    {Py_tp_init, handle_init},
+    {Py_tp_new, handle_tp_new},
+    {0, NULL},
+};
+#endif
 
 static PyMethodDef timer_methods[] = {
     {"cancel", (PyCFunction)timer_cancel, METH_NOARGS, "Cancel the timer."},
@@ -425,11 +511,11 @@ static PyType_Slot timer_slots[] = {
 };
 
 static PyTypeObject *
-make_type(const char *name, PyObject *base, PyType_Slot *slots)
+make_type(const char *name, PyObject *base, PyType_Slot *slots, Py_ssize_t extra)
 {
     PyType_Spec spec = {
         .name = name,
-        .basicsize = (int)(goloop_handle_offset + sizeof(GoloopHandleData)),
+        .basicsize = (int)(goloop_handle_offset + sizeof(GoloopHandleData) + extra),
         .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
         .slots = slots,
     };
@@ -444,6 +530,15 @@ goloop_handle_types_init(PyObject *module)
         return -1;
     PyObject *base = PyObject_GetAttrString(events, "Handle");
     PyObject *tbase = PyObject_GetAttrString(events, "TimerHandle");
+    PyObject *tsbase = NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (PyObject_GetOptionalAttrString(events, "_ThreadSafeHandle", &tsbase) < 0) {
+        Py_DECREF(events);
+        Py_XDECREF(base);
+        Py_XDECREF(tbase);
+        return -1;
+    }
+#endif
     Py_DECREF(events);
     int rc = -1;
     if (base == NULL || tbase == NULL)
@@ -451,13 +546,23 @@ goloop_handle_types_init(PyObject *module)
     Py_ssize_t a = ((PyTypeObject *)base)->tp_basicsize;
     Py_ssize_t b = ((PyTypeObject *)tbase)->tp_basicsize;
     goloop_handle_offset = (a > b ? a : b);
+    if (tsbase != NULL && ((PyTypeObject *)tsbase)->tp_basicsize > goloop_handle_offset)
+        goloop_handle_offset = ((PyTypeObject *)tsbase)->tp_basicsize;
     goloop_handle_offset = (goloop_handle_offset + 7) & ~(Py_ssize_t)7;
-    GoloopHandle_Type = make_type("goloop.Handle", base, handle_slots);
+    GoloopHandle_Type = make_type("goloop.Handle", base, handle_slots, 0);
     if (GoloopHandle_Type == NULL)
         goto done;
-    GoloopTimerHandle_Type = make_type("goloop.TimerHandle", tbase, timer_slots);
+    GoloopTimerHandle_Type = make_type("goloop.TimerHandle", tbase, timer_slots, 0);
     if (GoloopTimerHandle_Type == NULL)
         goto done;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (tsbase != NULL) {
+        GoloopThreadSafeHandle_Type = make_type("goloop.ThreadSafeHandle", tsbase,
+                                                ts_slots, TSLOCK_SIZE);
+        if (GoloopThreadSafeHandle_Type == NULL)
+            goto done;
+    }
+#endif
     Py_INCREF(GoloopHandle_Type);
     Py_INCREF(GoloopTimerHandle_Type);
     if (PyModule_AddObject(module, "Handle", (PyObject *)GoloopHandle_Type) < 0 ||
@@ -467,6 +572,7 @@ goloop_handle_types_init(PyObject *module)
 done:
     Py_XDECREF(base);
     Py_XDECREF(tbase);
+    Py_XDECREF(tsbase);
     return rc;
 }
 
@@ -502,6 +608,20 @@ report_error(PyObject *h)
 
 int
 goloop_handle_run(PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    if (Py_TYPE(o) == GoloopThreadSafeHandle_Type) {
+        int taken = ts_acquire(o);
+        int r = run_unlocked(o);
+        ts_release(o, taken);
+        return r;
+    }
+#endif
+    return run_unlocked(o);
+}
+
+static int
+run_unlocked(PyObject *o)
 {
     GoloopHandleData *h = HDATA(o);
     if (h->cancelled || h->callback == NULL)

@@ -24,6 +24,7 @@ typedef struct {
     PyObject *read_handle;   /* Handle(self._read_ready) */
     PyObject *empty_waiter;  /* loop.sendfile: future done when drained */
     PyObject *write_handle;  /* Handle(self._write_ready) */
+    PyObject *context;       /* 3.15: the context every callback runs in; else NULL */
     char *wbuf;              /* pending output */
     Py_ssize_t whead, wlen, wcap;
     Py_ssize_t high, low;    /* write buffer limits */
@@ -145,14 +146,25 @@ finish_report(PyObject *self, PyObject *r)
     return 0;
 }
 
-/* loop.call_soon(self._call_connection_lost, exc) */
+/* loop.call_soon(self._call_connection_lost, exc[, context=...]) */
 static int
 schedule_connection_lost(PyObject *self, PyObject *exc)
 {
     PyObject *meth = PyObject_GetAttrString(self, "_call_connection_lost");
     if (meth == NULL)
         return -1;
-    PyObject *r = PyObject_CallMethod(SD(self)->loop, "call_soon", "OO", meth, exc);
+    PyObject *r;
+    if (SD(self)->context == NULL) {
+        r = PyObject_CallMethod(SD(self)->loop, "call_soon", "OO", meth, exc);
+    } else {
+        PyObject *call_soon = PyObject_GetAttrString(SD(self)->loop, "call_soon");
+        PyObject *kw = call_soon ? Py_BuildValue("{sO}", "context", SD(self)->context) : NULL;
+        PyObject *a = kw ? PyTuple_Pack(2, meth, exc) : NULL;
+        r = a ? PyObject_Call(call_soon, a, kw) : NULL;
+        Py_XDECREF(a);
+        Py_XDECREF(kw);
+        Py_XDECREF(call_soon);
+    }
     Py_DECREF(meth);
     if (r == NULL)
         return -1;
@@ -767,16 +779,23 @@ stream_set_protocol_core(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* _init_core(loop, sock, fd, protocol, buffered): handles bound to our
- * _read_ready/_write_ready are made here; they form a cycle with self
- * that _release_core() (after connection_lost) breaks. */
+/* _init_core(loop, sock, fd, protocol, buffered, context=None): handles
+ * bound to our _read_ready/_write_ready are made here; they form a cycle
+ * with self that _release_core() (after connection_lost) breaks. A
+ * context (3.15's per-connection one) is where reads, writes and
+ * connection_lost run; without one the handles copy the current one. */
 static PyObject *
 stream_init_core(PyObject *self, PyObject *args)
 {
-    PyObject *loop, *sock, *protocol;
+    PyObject *loop, *sock, *protocol, *context = Py_None;
     int fd, buffered;
-    if (!PyArg_ParseTuple(args, "OOiOp", &loop, &sock, &fd, &protocol, &buffered))
+    if (!PyArg_ParseTuple(args, "OOiOp|O", &loop, &sock, &fd, &protocol, &buffered,
+                          &context))
         return NULL;
+    if (context != Py_None && !PyContext_CheckExact(context)) {
+        PyErr_SetString(PyExc_TypeError, "a contextvars.Context was expected");
+        return NULL;
+    }
     if (!PyObject_TypeCheck(loop, &GoloopCore_Type)) {
         PyErr_SetString(PyExc_TypeError, "a goloop loop is required");
         return NULL;
@@ -784,8 +803,8 @@ stream_init_core(PyObject *self, PyObject *args)
     StreamData *s = SD(self);
     PyObject *rm = PyObject_GetAttrString(self, "_read_ready");
     PyObject *wm = rm ? PyObject_GetAttrString(self, "_write_ready") : NULL;
-    PyObject *rh = wm ? (PyObject *)goloop_handle_new(GoloopHandle_Type, rm, NULL, loop, NULL) : NULL;
-    PyObject *wh = rh ? (PyObject *)goloop_handle_new(GoloopHandle_Type, wm, NULL, loop, NULL) : NULL;
+    PyObject *rh = wm ? (PyObject *)goloop_handle_new(GoloopHandle_Type, rm, NULL, loop, context) : NULL;
+    PyObject *wh = rh ? (PyObject *)goloop_handle_new(GoloopHandle_Type, wm, NULL, loop, context) : NULL;
     Py_XDECREF(rm);
     Py_XDECREF(wm);
     if (wh == NULL) {
@@ -800,6 +819,7 @@ stream_init_core(PyObject *self, PyObject *args)
     Py_XSETREF(s->protocol, protocol);
     Py_XSETREF(s->read_handle, rh);
     Py_XSETREF(s->write_handle, wh);
+    Py_XSETREF(s->context, context == Py_None ? NULL : Py_NewRef(context));
     s->fd = fd;
     s->buffered = (char)buffered;
     s->high = 64 * 1024;
@@ -935,6 +955,7 @@ stream_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(s->read_handle);
     Py_VISIT(s->write_handle);
     Py_VISIT(s->empty_waiter);
+    Py_VISIT(s->context);
     /* Python subclasses: the base (asyncio.Transport) has no dict/slots
      * that hold references besides _extra, which is never set. */
     return 0;
@@ -950,6 +971,7 @@ stream_clear(PyObject *self)
     Py_CLEAR(s->read_handle);
     Py_CLEAR(s->write_handle);
     Py_CLEAR(s->empty_waiter);
+    Py_CLEAR(s->context);
     return 0;
 }
 

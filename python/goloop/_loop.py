@@ -43,6 +43,7 @@ _goloop._set_sock_future(SockFuture)
 _PY311 = sys.version_info >= (3, 11)
 _PY312 = sys.version_info >= (3, 12)
 _PY313 = sys.version_info >= (3, 13)
+_PY314 = sys.version_info >= (3, 14)
 
 
 def _stop_when_done(fut: asyncio.Future) -> None:
@@ -256,7 +257,23 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
     # create_task is LoopCore's (cgo/tasks.c): it builds the Task itself
     # when there is no task factory and the loop is open and not in debug
     # mode, and calls _create_task_slow for everything else.
-    if _PY311:
+    if _PY314:
+        def _create_task_slow(self, coro: Any, **kwargs: Any) -> asyncio.Task:
+            # 3.14: every keyword (name, context, eager_start, whatever
+            # comes next) goes to the task factory or to Task itself.
+            self._check_closed()
+            if self._task_factory is not None:
+                return self._task_factory(self, coro, **kwargs)
+            task = tasks.Task(coro, loop=self, **kwargs)
+            if task._source_traceback:
+                del task._source_traceback[-1]
+            try:
+                return task
+            finally:
+                # No frame of ours keeps the task alive through a
+                # traceback of its exception (as asyncio, gh-128552).
+                del task
+    elif _PY311:
         def _create_task_slow(self, coro: Any, *, name: Optional[str] = None,
                               context: Any = None) -> asyncio.Task:
             self._check_closed()
