@@ -289,7 +289,12 @@ write_precheck(PyObject *self, PyObject *data, Py_buffer *view)
     StreamData *s = SD(self);
     if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
         PyErr_Format(PyExc_TypeError,
+#if PY_VERSION_HEX >= 0x030E0000 /* asyncio's wording from 3.14 */
+                     "data argument must be a bytes, bytearray, or memoryview object, "
+                     "not '%.100s'",
+#else
                      "data argument must be a bytes-like object, not '%.100s'",
+#endif
                      Py_TYPE(data)->tp_name);
         return -1;
     }

@@ -46,6 +46,12 @@ _PY313 = sys.version_info >= (3, 13)
 _PY314 = sys.version_info >= (3, 14)
 
 
+# asyncio.iscoroutinefunction is deprecated from 3.14; the loop's checks use
+# the private helper asyncio itself uses there (same answer, no warning).
+_iscoroutinefunction = getattr(coroutines, "_iscoroutinefunction",
+                               coroutines.iscoroutinefunction)
+
+
 def _stop_when_done(fut: asyncio.Future) -> None:
     # run_until_complete's done callback. A future that ended in SystemExit
     # or KeyboardInterrupt already made run_forever() raise: stopping again
@@ -538,7 +544,7 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
 
     @staticmethod
     def _check_callback(callback: Any, method: str) -> None:
-        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
+        if coroutines.iscoroutine(callback) or _iscoroutinefunction(callback):
             raise TypeError(f"coroutines cannot be used with {method}()")
         if not callable(callback):
             raise TypeError(f"a callable object was expected by {method}(), "
@@ -636,7 +642,7 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
 
     def add_signal_handler(self, sig: int, callback: Callable[..., Any], *args: Any) -> None:
         """Run callback(*args) on the loop when signal `sig` arrives."""
-        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
+        if coroutines.iscoroutine(callback) or _iscoroutinefunction(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         self._check_signal(sig)
         self._check_closed()
