@@ -138,7 +138,7 @@ if [ -n "$sid_versions" ]; then
       total_passed=$((total_passed + ${p:-0}))
       total_failed=$((total_failed + ${f:-0}))
       [ -n "$summary" ] || { echo "FAILED: no result from the chroot run"; failed=1; }
-      sid_note=" +${sid_versions} (Debian sid chroot, $((SECONDS - t0)) s)"
+      sid_note="${sid_versions} (Debian sid chroot, $((SECONDS - t0)) s)"
     fi
   fi
   if [ -n "$skip_why" ]; then
@@ -150,11 +150,8 @@ if [ -n "$sid_versions" ]; then
   fi
 fi
 
-if [ -z "$in_sid" ]; then
-  echo "pytest on: ${versions/none/}${sid_note}"
-else
-  echo "pytest on: $versions"
-fi
+shown=${versions/none/}
+echo "pytest on: ${shown# }${sid_note}"
 echo "total: $total_passed passed, $total_failed failed"
 [ -n "$uv_lines" ] && printf "uvloop's asyncio twins on goloop:\n%s" "$uv_lines"
 exit $failed
