@@ -792,8 +792,9 @@ stream_set_protocol_core(PyObject *self, PyObject *args)
 static PyObject *
 stream_init_core(PyObject *self, PyObject *args)
 {
-    PyObject *loop, *sock, *protocol, *context = Py_None;
+    PyObject *loop, *sock, *protocol;
     int fd, buffered;
+    PyObject *context = Py_None;
     if (!PyArg_ParseTuple(args, "OOiOp|O", &loop, &sock, &fd, &protocol, &buffered,
                           &context))
         return NULL;
@@ -822,9 +823,9 @@ stream_init_core(PyObject *self, PyObject *args)
     Py_XSETREF(s->sock, sock);
     Py_INCREF(protocol);
     Py_XSETREF(s->protocol, protocol);
+    Py_XSETREF(s->context, context == Py_None ? NULL : Py_NewRef(context));
     Py_XSETREF(s->read_handle, rh);
     Py_XSETREF(s->write_handle, wh);
-    Py_XSETREF(s->context, context == Py_None ? NULL : Py_NewRef(context));
     s->fd = fd;
     s->buffered = (char)buffered;
     s->high = 64 * 1024;
