@@ -6,8 +6,8 @@
 #   scripts/sid-chroot.sh [--dir DIR] -- COMMAND [ARGS...]
 #
 # The first run makes DIR (default $GOLOOP_SID_DIR, else /var/tmp/goloop-sid)
-# with debootstrap (about a minute; debootstrap itself is apt-get installed
-# if missing); later runs reuse it. For the command's lifetime this checkout
+# with debootstrap (one to two minutes; debootstrap itself is apt-get
+# installed if missing); later runs reuse it. For the command's lifetime this checkout
 # is bind-mounted at /goloop, Go's GOROOT, module and build caches at their
 # own paths, /proc and /dev are mounted, and the host's resolv.conf, hosts
 # and CA bundle are copied in; the mounts are undone on exit, whatever

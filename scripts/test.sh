@@ -5,7 +5,7 @@
 # against goloop with the committed baseline as a ratchet, then the asyncio
 # twins of uvloop's own tests (tests/uvloop_suite; needs PyPI for the sdist).
 # Then the same for CPython 3.14 and 3.15 (Debian's builds) inside a Debian
-# sid chroot (scripts/sid-chroot.sh: needs root; made once, ~1 min), in
+# sid chroot (scripts/sid-chroot.sh: needs root; made once, 1-2 min), in
 # venvs of their own there; uvloop's twins run on 3.10-3.13 only.
 #   GOLOOP_PYTHONS="3.11.7 3.12.1"  limit the interpreters ("3.14"/"3.15":
 #                                   the chroot's; none of them: no chroot)
