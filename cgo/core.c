@@ -209,7 +209,10 @@ schedule_soon(GoloopCore *core, const char *name, PyObject *const *args,
         return closed_error();
     if (core->debug && debug_check(core, callback, name) < 0)
         return NULL;
-    GoloopHandle *h = goloop_handle_new_queued(GoloopHandle_Type, callback, cargv, cnargs,
+    PyTypeObject *type = GoloopHandle_Type;
+    if (threadsafe && GoloopThreadSafeHandle_Type != NULL)
+        type = GoloopThreadSafeHandle_Type;
+    GoloopHandle *h = goloop_handle_new_queued(type, callback, cargv, cnargs,
                                                (PyObject *)core, context);
     if (h == NULL)
         return NULL;

@@ -39,6 +39,9 @@ extern Py_ssize_t goloop_handle_offset;
 
 extern PyTypeObject *GoloopHandle_Type;
 extern PyTypeObject *GoloopTimerHandle_Type;
+/* call_soon_threadsafe's handle where asyncio has events._ThreadSafeHandle
+ * (3.14; cancel() waits for a running callback); NULL elsewhere. */
+extern PyTypeObject *GoloopThreadSafeHandle_Type;
 
 /* Creates both types as subclasses of asyncio's; 0 or -1. */
 int goloop_handle_types_init(PyObject *module);

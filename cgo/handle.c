@@ -19,7 +19,11 @@
 
 PyTypeObject *GoloopHandle_Type;
 PyTypeObject *GoloopTimerHandle_Type;
+PyTypeObject *GoloopThreadSafeHandle_Type;
 Py_ssize_t goloop_handle_offset;
+
+static int run_unlocked(PyObject *o);
+static void handle_do_cancel(PyObject *o);
 
 /* Offsets of the object fields in the base's slot storage (init). */
 static Py_ssize_t off_callback, off_args, off_context, off_loop, off_tb, off_repr;
@@ -523,6 +527,67 @@ set_tb(PyObject *o, PyObject *v, void *c)
     return 0;
 }
 
+#if PY_VERSION_HEX >= 0x030D0000
+/* call_soon_threadsafe's handle on 3.14+, a subclass of asyncio's
+ * events._ThreadSafeHandle. asyncio holds an RLock around cancel(),
+ * cancelled() and _run(): another thread asking about or cancelling a
+ * callback that already started waits until it returns, while the loop's
+ * thread (a callback cancelling its own handle) goes straight through.
+ * Here the lock is a PyMutex, which lets go of the GIL while it waits, and
+ * the thread holding it; both live after the handle's data. The base's
+ * _lock slot storage is part of the memory GoloopHandleData overlaps (see
+ * the layout note above): `_lock` reads None here. */
+typedef struct {
+    PyMutex mutex;
+    unsigned long owner;    /* thread holding mutex, 0 when free */
+} TSLock;
+#define TSLOCK(o) ((TSLock *)(HDATA(o) + 1))
+
+/* 1 if taken here (release it), 0 if this thread already holds it. */
+static int
+ts_acquire(PyObject *o)
+{
+    TSLock *l = TSLOCK(o);
+    unsigned long me = PyThread_get_thread_ident();
+    if (l->owner == me)
+        return 0;
+    PyMutex_Lock(&l->mutex);
+    l->owner = me;
+    return 1;
+}
+
+static void
+ts_release(PyObject *o, int taken)
+{
+    if (!taken)
+        return;
+    TSLock *l = TSLOCK(o);
+    l->owner = 0;
+    PyMutex_Unlock(&l->mutex);
+}
+
+static PyObject *
+ts_cancel(PyObject *o, PyObject *unused)
+{
+    int taken = ts_acquire(o);
+    handle_do_cancel(o);
+    ts_release(o, taken);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ts_cancelled(PyObject *o, PyObject *unused)
+{
+    int taken = ts_acquire(o);
+    int c = HDATA(o)->cancelled;
+    ts_release(o, taken);
+    return PyBool_FromLong(c);
+}
+#define TSLOCK_SIZE ((Py_ssize_t)sizeof(TSLock))
+#else
+#define TSLOCK_SIZE 0
+#endif
+
 static PyGetSetDef handle_getset[] = {
     {"_callback", (getter)get_callback, NULL, NULL, NULL},
     {"_args", (getter)get_args, NULL, NULL, NULL},
@@ -599,10 +664,47 @@ static PyType_Slot timer_slots[] = {
     {0, NULL},
 };
 
+#if PY_VERSION_HEX >= 0x030D0000
+static PyObject *get_none(PyObject *o, void *c) { Py_RETURN_NONE; }
+
+static PyGetSetDef ts_getset[] = {
+    {"_callback", (getter)get_callback, NULL, NULL, NULL},
+    {"_args", (getter)get_args, NULL, NULL, NULL},
+    {"_cancelled", (getter)get_cancelled, NULL, NULL, NULL},
+    {"_loop", (getter)get_loop, NULL, NULL, NULL},
+    {"_context", (getter)get_context, NULL, NULL, NULL},
+    {"_repr", (getter)get_repr, NULL, NULL, NULL},
+    {"_source_traceback", (getter)get_tb, (setter)set_tb, NULL, NULL},
+    {"_lock", (getter)get_none, NULL, NULL, NULL},
+    {NULL}
+};
+
+static PyMethodDef ts_methods[] = {
+    {"cancel", (PyCFunction)ts_cancel, METH_NOARGS, "Cancel the callback."},
+    {"cancelled", (PyCFunction)ts_cancelled, METH_NOARGS, NULL},
+    {"get_context", (PyCFunction)handle_get_context, METH_NOARGS, NULL},
+    {"_run", (PyCFunction)handle_py_run, METH_NOARGS, NULL},
+    {NULL}
+};
+
+static PyType_Slot ts_slots[] = {
+    {Py_tp_dealloc, handle_dealloc},
+    {Py_tp_repr, handle_repr},
+    {Py_tp_doc, "A callback scheduled on a goloop loop from any thread."},
+    {Py_tp_traverse, handle_traverse},
+    {Py_tp_clear, handle_clear},
+    {Py_tp_methods, ts_methods},
+    {Py_tp_getset, ts_getset},
+    {Py_tp_init, handle_init},
+    {Py_tp_new, handle_tp_new},
+    {0, NULL},
+};
+#endif
+
 static PyTypeObject *
-make_type(const char *name, PyObject *base, PyType_Slot *slots)
+make_type(const char *name, PyObject *base, PyType_Slot *slots, Py_ssize_t extra)
 {
-    Py_ssize_t size = goloop_handle_offset + (Py_ssize_t)sizeof(GoloopHandleData);
+    Py_ssize_t size = goloop_handle_offset + (Py_ssize_t)sizeof(GoloopHandleData) + extra;
     if (size < ((PyTypeObject *)base)->tp_basicsize)
         size = ((PyTypeObject *)base)->tp_basicsize;
     PyType_Spec spec = {
@@ -648,6 +750,15 @@ goloop_handle_types_init(PyObject *module)
         return -1;
     PyObject *base = PyObject_GetAttrString(events, "Handle");
     PyObject *tbase = PyObject_GetAttrString(events, "TimerHandle");
+    PyObject *tsbase = NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (PyObject_GetOptionalAttrString(events, "_ThreadSafeHandle", &tsbase) < 0) {
+        Py_DECREF(events);
+        Py_XDECREF(base);
+        Py_XDECREF(tbase);
+        return -1;
+    }
+#endif
     Py_DECREF(events);
     int rc = -1;
     if (base == NULL || tbase == NULL)
@@ -661,12 +772,20 @@ goloop_handle_types_init(PyObject *module)
         slot_offset(hb, "_repr", &off_repr) < 0)
         goto done;
     goloop_handle_offset = (hb->tp_basicsize + 7) & ~(Py_ssize_t)7;
-    GoloopHandle_Type = make_type("goloop.Handle", base, handle_slots);
+    GoloopHandle_Type = make_type("goloop.Handle", base, handle_slots, 0);
     if (GoloopHandle_Type == NULL)
         goto done;
-    GoloopTimerHandle_Type = make_type("goloop.TimerHandle", tbase, timer_slots);
+    GoloopTimerHandle_Type = make_type("goloop.TimerHandle", tbase, timer_slots, 0);
     if (GoloopTimerHandle_Type == NULL)
         goto done;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (tsbase != NULL) {
+        GoloopThreadSafeHandle_Type = make_type("goloop.ThreadSafeHandle", tsbase,
+                                                ts_slots, TSLOCK_SIZE);
+        if (GoloopThreadSafeHandle_Type == NULL)
+            goto done;
+    }
+#endif
     Py_INCREF(GoloopHandle_Type);
     Py_INCREF(GoloopTimerHandle_Type);
     if (PyModule_AddObject(module, "Handle", (PyObject *)GoloopHandle_Type) < 0 ||
@@ -676,6 +795,7 @@ goloop_handle_types_init(PyObject *module)
 done:
     Py_XDECREF(base);
     Py_XDECREF(tbase);
+    Py_XDECREF(tsbase);
     return rc;
 }
 
@@ -711,6 +831,20 @@ report_error(PyObject *h)
 
 int
 goloop_handle_run(PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    if (Py_TYPE(o) == GoloopThreadSafeHandle_Type) {
+        int taken = ts_acquire(o);
+        int r = run_unlocked(o);
+        ts_release(o, taken);
+        return r;
+    }
+#endif
+    return run_unlocked(o);
+}
+
+static int
+run_unlocked(PyObject *o)
 {
     GoloopHandleData *h = HDATA(o);
     PyObject *callback = CALLBACK(o);

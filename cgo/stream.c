@@ -29,6 +29,7 @@ typedef struct {
     PyObject *read_handle;   /* Handle(self._read_ready) */
     PyObject *empty_waiter;  /* loop.sendfile: future done when drained */
     PyObject *write_handle;  /* Handle(self._write_ready) */
+    PyObject *context;       /* 3.15: the context every callback runs in; else NULL */
     char *wbuf;              /* pending output */
     Py_ssize_t whead, wlen, wcap;
     Py_ssize_t high, low;    /* write buffer limits */
@@ -169,14 +170,25 @@ finish_report(PyObject *self, PyObject *r)
     return 0;
 }
 
-/* loop.call_soon(self._call_connection_lost, exc) */
+/* loop.call_soon(self._call_connection_lost, exc[, context=...]) */
 static int
 schedule_connection_lost(PyObject *self, PyObject *exc)
 {
     PyObject *meth = PyObject_GetAttrString(self, "_call_connection_lost");
     if (meth == NULL)
         return -1;
-    PyObject *r = PyObject_CallMethod(SD(self)->loop, "call_soon", "OO", meth, exc);
+    PyObject *r;
+    if (SD(self)->context == NULL) {
+        r = PyObject_CallMethod(SD(self)->loop, "call_soon", "OO", meth, exc);
+    } else {
+        PyObject *call_soon = PyObject_GetAttrString(SD(self)->loop, "call_soon");
+        PyObject *kw = call_soon ? Py_BuildValue("{sO}", "context", SD(self)->context) : NULL;
+        PyObject *a = kw ? PyTuple_Pack(2, meth, exc) : NULL;
+        r = a ? PyObject_Call(call_soon, a, kw) : NULL;
+        Py_XDECREF(a);
+        Py_XDECREF(kw);
+        Py_XDECREF(call_soon);
+    }
     Py_DECREF(meth);
     if (r == NULL)
         return -1;
@@ -301,7 +313,12 @@ write_precheck(PyObject *self, PyObject *data, Py_buffer *view)
     StreamData *s = SD(self);
     if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
         PyErr_Format(PyExc_TypeError,
+#if PY_VERSION_HEX >= 0x030E0000 /* asyncio's wording from 3.14 */
+                     "data argument must be a bytes, bytearray, or memoryview object, "
+                     "not '%.100s'",
+#else
                      "data argument must be a bytes-like object, not '%.100s'",
+#endif
                      Py_TYPE(data)->tp_name);
         return -1;
     }
@@ -429,6 +446,18 @@ stream_writelines(PyObject *self, PyObject *seq)
     if (any <= 0)
         return any < 0 ? NULL : Py_NewRef(Py_None);
 #endif
+#if PY_VERSION_HEX >= 0x030E0000
+    if (s->conn_lost) {  /* 3.14 counts the lost write before looking at the items */
+        if (s->conn_lost >= CONN_LOST_LOG_THRESHOLD) {
+            PyObject *r = call_method0(self, "_log_write_after_close");
+            if (r == NULL)
+                return NULL;
+            Py_DECREF(r);
+        }
+        s->conn_lost++;
+        Py_RETURN_NONE;
+    }
+#endif
     PyObject *items = PySequence_List(seq);
     if (items == NULL) {
 #if PY_VERSION_HEX < 0x030C0000
@@ -448,7 +477,16 @@ stream_writelines(PyObject *self, PyObject *seq)
     Py_ssize_t got = 0;
     PyObject *result = NULL;
     for (; got < n; got++) {
-        if (writelines_item(PyList_GET_ITEM(items, got), got, &views[got]) < 0)
+        PyObject *item = PyList_GET_ITEM(items, got);
+#if PY_VERSION_HEX >= 0x030E0000
+        /* gh-155888 (3.14): an empty (falsy) item is skipped, whatever it is */
+        int t = PyObject_IsTrue(item);
+        if (t < 0)
+            goto done;
+        if (t == 0)
+            continue;
+#endif
+        if (writelines_item(item, got, &views[got]) < 0)
             goto done;
         total += views[got].len;
     }
@@ -915,17 +953,25 @@ stream_set_protocol_core(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* _init_core(loop, sock, fd, protocol, buffered): handles bound to our
- * _read_ready/_write_ready are made here; they form a cycle with self
- * that _release_core() (after connection_lost) breaks. */
+/* _init_core(loop, sock, fd, protocol, buffered, context=None): handles
+ * bound to our _read_ready/_write_ready are made here; they form a cycle
+ * with self that _release_core() (after connection_lost) breaks. A
+ * context (3.15's per-connection one) is where reads, writes and
+ * connection_lost run; without one the handles copy the current one. */
 static PyObject *
 stream_init_core(PyObject *self, PyObject *args)
 {
     CHECK_FORK();
     PyObject *loop, *sock, *protocol;
     int fd, buffered;
-    if (!PyArg_ParseTuple(args, "OOiOp", &loop, &sock, &fd, &protocol, &buffered))
+    PyObject *context = Py_None;
+    if (!PyArg_ParseTuple(args, "OOiOp|O", &loop, &sock, &fd, &protocol, &buffered,
+                          &context))
         return NULL;
+    if (context != Py_None && !PyContext_CheckExact(context)) {
+        PyErr_SetString(PyExc_TypeError, "a contextvars.Context was expected");
+        return NULL;
+    }
     if (!PyObject_TypeCheck(loop, &GoloopCore_Type)) {
         PyErr_SetString(PyExc_TypeError, "a goloop loop is required");
         return NULL;
@@ -933,8 +979,8 @@ stream_init_core(PyObject *self, PyObject *args)
     StreamData *s = SD(self);
     PyObject *rm = PyObject_GetAttrString(self, "_read_ready");
     PyObject *wm = rm ? PyObject_GetAttrString(self, "_write_ready") : NULL;
-    PyObject *rh = wm ? (PyObject *)goloop_handle_new(GoloopHandle_Type, rm, NULL, loop, NULL) : NULL;
-    PyObject *wh = rh ? (PyObject *)goloop_handle_new(GoloopHandle_Type, wm, NULL, loop, NULL) : NULL;
+    PyObject *rh = wm ? (PyObject *)goloop_handle_new(GoloopHandle_Type, rm, NULL, loop, context) : NULL;
+    PyObject *wh = rh ? (PyObject *)goloop_handle_new(GoloopHandle_Type, wm, NULL, loop, context) : NULL;
     Py_XDECREF(rm);
     Py_XDECREF(wm);
     if (wh == NULL) {
@@ -947,6 +993,7 @@ stream_init_core(PyObject *self, PyObject *args)
     Py_XSETREF(s->sock, sock);
     Py_INCREF(protocol);
     Py_XSETREF(s->protocol, protocol);
+    Py_XSETREF(s->context, context == Py_None ? NULL : Py_NewRef(context));
     Py_XSETREF(s->read_handle, rh);
     Py_XSETREF(s->write_handle, wh);
     s->fd = s->fd_number = fd;
@@ -1087,6 +1134,7 @@ stream_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(s->read_handle);
     Py_VISIT(s->write_handle);
     Py_VISIT(s->empty_waiter);
+    Py_VISIT(s->context);
     /* Python subclasses: the base (asyncio.Transport) has no dict/slots
      * that hold references besides _extra, which is never set. */
     return 0;
@@ -1102,6 +1150,7 @@ stream_clear(PyObject *self)
     Py_CLEAR(s->read_handle);
     Py_CLEAR(s->write_handle);
     Py_CLEAR(s->empty_waiter);
+    Py_CLEAR(s->context);
     return 0;
 }
 

@@ -4,7 +4,16 @@
 # from this checkout, run the pytest suite, then CPython's own asyncio tests
 # against goloop with the committed baseline as a ratchet, then the asyncio
 # twins of uvloop's own tests (tests/uvloop_suite; needs PyPI for the sdist).
-#   GOLOOP_PYTHONS="3.11.7 3.12.1"  limit the interpreters
+# Then the same for CPython 3.14 and 3.15 (Debian's builds) inside a Debian
+# sid chroot (scripts/sid-chroot.sh: needs root; made once, 1-2 min), in
+# venvs of their own there; uvloop's twins run on 3.10-3.13 only.
+#   GOLOOP_PYTHONS="3.11.7 3.12.1"  limit the interpreters ("3.14"/"3.15":
+#                                   the chroot's; none of them: no chroot)
+#   GOLOOP_SID=0                    skip 3.14/3.15 (said so, never silent;
+#                                   without root they are skipped and said
+#                                   so too, and with CI=true that fails)
+#   GOLOOP_SID_DIR=/path            where the chroot lives
+#                                   (default /var/tmp/goloop-sid)
 #   GOLOOP_CPYTHON_SUITE=0          skip the CPython-suite ratchet
 #   GOLOOP_UVLOOP_SUITE=0           skip uvloop's tests (=required: no
 #                                   network or uvloop is an error, as in CI)
@@ -17,19 +26,45 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-versions=${GOLOOP_PYTHONS:-}
-if [ -z "$versions" ] && command -v pyenv >/dev/null 2>&1; then
-  for v in 3.10 3.11 3.12 3.13; do
-    found=$(pyenv versions --bare 2>/dev/null | grep -E "^${v//./\\.}\.[0-9]+$" | sort -V | tail -1)
-    [ -n "$found" ] && versions="$versions $found"
+SID_MINORS="3.14 3.15"
+is_sid_version() { case "$1" in 3.14|3.14.*|3.15|3.15.*) return 0 ;; esac; return 1; }
+
+in_sid=${GOLOOP_IN_SID:-}   # set by this script when it re-runs itself in the chroot
+versions=""
+sid_versions=""
+if [ -n "$in_sid" ]; then
+  versions=${GOLOOP_PYTHONS:-$SID_MINORS}
+elif [ -n "${GOLOOP_PYTHONS:-}" ]; then
+  for v in $GOLOOP_PYTHONS; do
+    if is_sid_version "$v"; then sid_versions="$sid_versions $(echo "$v" | cut -d. -f1,2)"
+    else versions="$versions $v"; fi
   done
+  [ -n "$versions" ] || versions=none
+else
+  sid_versions=$SID_MINORS
+  if command -v pyenv >/dev/null 2>&1; then
+    for v in 3.10 3.11 3.12 3.13; do
+      found=$(pyenv versions --bare 2>/dev/null | grep -E "^${v//./\\.}\.[0-9]+$" | sort -V | tail -1)
+      [ -n "$found" ] && versions="$versions $found"
+    done
+  fi
+  [ -n "$versions" ] || versions=system
 fi
 
 py() {  # py VERSION args...: run that interpreter (or python3 when none)
   local v=$1; shift
-  if [ "$v" = system ]; then python3 "$@"; else PYENV_VERSION=$v python3 "$@"; fi
+  if [ -n "$in_sid" ]; then "/root/goloop-venvs/$v/bin/python" "$@"
+  elif [ "$v" = system ]; then python3 "$@"
+  else PYENV_VERSION=$v python3 "$@"; fi
 }
-[ -n "$versions" ] || versions=system
+
+# In the chroot: a venv per Debian Python, made once.
+ensure_interpreter() {
+  local v=$1
+  [ -n "$in_sid" ] || return 0
+  [ -x "/root/goloop-venvs/$v/bin/python" ] && return 0
+  "python$v" -m venv "/root/goloop-venvs/$v"
+}
 
 failed=0
 total_passed=0
@@ -38,7 +73,11 @@ uv_lines=""
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for v in $versions; do
-  echo "=== goloop on Python $v"
+  [ "$v" = none ] && continue
+  echo "=== goloop on Python $v${in_sid:+ (Debian sid chroot)}"
+  if ! ensure_interpreter "$v"; then
+    echo "FAILED: no venv for Python $v"; failed=1; continue
+  fi
   py "$v" -m pip install -q --disable-pip-version-check pytest >/dev/null 2>&1
   if [ "${GOLOOP_UVLOOP_SUITE:-1}" != 0 ]; then
     # uvloop itself (its _testbase) and what some of its test modules import.
@@ -75,7 +114,44 @@ for v in $versions; do
     uv_lines="$uv_lines$v: $(grep -E '^uvloop-suite: ' "$log" | tail -1)"$'\n'
   fi
 done
-echo "pytest on: $versions"
+# 3.14 and 3.15: this script again, inside the Debian sid chroot.
+sid_note=""
+if [ -n "$sid_versions" ]; then
+  skip_why=""
+  if [ "${GOLOOP_SID:-1}" = 0 ]; then
+    skip_why="GOLOOP_SID=0"
+  elif [ "$(id -u)" != 0 ]; then
+    skip_why="the Debian sid chroot they run in needs root (scripts/sid-chroot.sh)"
+  fi
+  if [ -z "$skip_why" ]; then
+    t0=$SECONDS
+    GOLOOP_IN_SID=1 GOLOOP_PYTHONS="${sid_versions# }" GOLOOP_UVLOOP_SUITE=0 \
+      bash scripts/sid-chroot.sh -- bash /goloop/scripts/test.sh </dev/null 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    if [ "$rc" = 3 ] && ! grep -q '^=== goloop on Python' "$log"; then
+      skip_why="the Debian sid chroot could not be made: $(grep '^sid-chroot:' "$log" | tail -1)"
+    else
+      [ "$rc" = 0 ] || failed=1
+      summary=$(grep -E '^total: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+      p=$(echo "$summary" | awk '{print $2}')
+      f=$(echo "$summary" | awk '{print $4}')
+      total_passed=$((total_passed + ${p:-0}))
+      total_failed=$((total_failed + ${f:-0}))
+      [ -n "$summary" ] || { echo "FAILED: no result from the chroot run"; failed=1; }
+      sid_note="${sid_versions} (Debian sid chroot, $((SECONDS - t0)) s)"
+    fi
+  fi
+  if [ -n "$skip_why" ]; then
+    echo "SKIPPED: Python${sid_versions}: $skip_why"
+    sid_note=" (Python${sid_versions} SKIPPED: $skip_why)"
+    if [ "${CI:-}" = true ] && [ "${GOLOOP_SID:-1}" != 0 ]; then
+      echo "FAILED: CI must test Python${sid_versions}"; failed=1
+    fi
+  fi
+fi
+
+shown=${versions/none/}
+echo "pytest on: ${shown# }${sid_note}"
 echo "total: $total_passed passed, $total_failed failed"
 [ -n "$uv_lines" ] && printf "uvloop's asyncio twins on goloop:\n%s" "$uv_lines"
 exit $failed

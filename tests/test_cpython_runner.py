@@ -68,6 +68,54 @@ def test_families_get_one_injected_variant_each():
     assert issubclass(variant, unittest.TestCase)
 
 
+SETUP_MODULE = textwrap.dedent("""
+    import asyncio, unittest
+    from unittest import mock
+
+    class Public(unittest.TestCase):
+        def setUp(self):
+            self.loop = asyncio.SelectorEventLoop()
+            self.addCleanup(self.loop.close)
+
+        def test_a(self):
+            self.loop.run_until_complete(asyncio.sleep(0))
+
+    class Mocked(unittest.TestCase):
+        def setUp(self):
+            self.loop = asyncio.SelectorEventLoop()
+            self.addCleanup(self.loop.close)
+
+        def test_b(self):
+            with mock.patch("os.getpid"):
+                pass
+""")
+
+
+def test_setup_built_loops_get_a_variant_unless_mocked(tmp_path, monkeypatch):
+    """A class whose setUp builds SelectorEventLoop() gets an injected
+    variant when it uses no mock and no private loop attribute."""
+    (tmp_path / "setup_mod.py").write_text(SETUP_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import setup_mod
+
+    made = []
+
+    def make_loop():
+        import asyncio
+        made.append(1)
+        return asyncio.new_event_loop()
+
+    families = install_variants(setup_mod, make_loop)
+    assert [(f.variant.__name__, [m.__name__ for m in f.members]) for f in families] == [
+        ("InjectedPublic", ["Public"])]
+    result = unittest.TestResult()
+    unittest.defaultTestLoader.loadTestsFromTestCase(setup_mod.InjectedPublic).run(result)
+    assert result.wasSuccessful() and result.testsRun == 1
+    assert made == [1]
+    import asyncio
+    assert setup_mod.asyncio.SelectorEventLoop is asyncio.unix_events.SelectorEventLoop
+
+
 FAKE_WORKER = textwrap.dedent("""
     import argparse, os, sys, time
     from tests.cpython import protocol

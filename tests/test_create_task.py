@@ -98,7 +98,9 @@ def test_task_factory_receives_context(loop):
     t = loop.create_task(answer(), context=ctx, name="f")
     assert loop.run_until_complete(t) == 42
     assert t.get_name() == "f"
-    assert seen == [["context"]]
+    # 3.14 hands every keyword to the factory; earlier versions only
+    # context, and set the name afterwards.
+    assert seen == ([["context", "name"]] if sys.version_info >= (3, 14) else [["context"]])
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="eager_task_factory is 3.12+")
@@ -145,3 +147,61 @@ def test_many_tasks_then_gather_no_leak(loop):
     gc.collect()
     assert all(r() is None for r in refs)
 
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="create_task(eager_start=) is 3.14+")
+@pytest.mark.parametrize("eager", [True, False, None])
+def test_eager_start_keyword(loop, eager):
+    steps = []
+
+    async def coro():
+        steps.append("ran")
+        return 7
+
+    async def main():
+        t = loop.create_task(coro(), eager_start=eager, name="e")
+        steps.append("after create")
+        assert t.get_name() == "e"
+        return await t
+
+    assert loop.run_until_complete(main()) == 7
+    assert steps == (["ran", "after create"] if eager else ["after create", "ran"])
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="3.14+: keywords go to the factory")
+def test_task_factory_receives_every_keyword(loop):
+    seen = []
+
+    def factory(lp, coro, **kwargs):
+        seen.append(kwargs)
+        return asyncio.Task(coro, loop=lp, **kwargs)
+
+    loop.set_task_factory(factory)
+    ctx = contextvars.copy_context()
+
+    async def main():
+        t = loop.create_task(answer(), name="n", context=ctx, eager_start=True)
+        return t.done() and t.result()
+
+    assert loop.run_until_complete(main()) == 42
+    # The first is run_until_complete's own task for main().
+    assert seen == [{}, {"name": "n", "context": ctx, "eager_start": True}]
+    coro = answer()
+    with pytest.raises(TypeError):
+        loop.create_task(coro, no_such_keyword=1)
+    coro.close()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="3.14+: the name reaches the factory")
+def test_eager_task_factory_names_the_task_before_its_first_step(loop):
+    loop.set_task_factory(asyncio.eager_task_factory)
+    names = []
+
+    async def coro():
+        names.append(asyncio.current_task().get_name())
+
+    async def main():
+        await loop.create_task(coro(), name="early")
+
+    loop.run_until_complete(main())
+    assert names == ["early"]

@@ -167,9 +167,13 @@ def test_write_pipe_closed_behind_its_back_writes_nowhere_else(loop, loop_kind):
 
 
 def test_writelines_with_none_keeps_the_transport_usable(loop):
-    """tr.writelines([b"abc", None]) raises TypeError and writes nothing;
+    """tr.writelines([b"abc", 42]) raises TypeError and writes nothing;
     later writes go out, close() completes, connection_lost is called
-    and the peer sees the end of the stream."""
+    and the peer sees the end of the stream. (The bad item is not None:
+    asyncio 3.14 skips falsy items; 3.15's asyncio buffers the items
+    before the bad one, a difference the README lists.)"""
+    if loop.__class__.__module__.startswith("asyncio") and sys.version_info >= (3, 15):
+        pytest.skip("asyncio 3.15 keeps the items before the bad one")
     a, b = socket.socketpair()
     b.settimeout(30)
 
@@ -177,7 +181,7 @@ def test_writelines_with_none_keeps_the_transport_usable(loop):
         proto = Recorder()
         tr, _ = await loop.create_connection(lambda: proto, sock=a)
         with pytest.raises(TypeError):
-            tr.writelines([b"abc", None])
+            tr.writelines([b"abc", 42])
         assert tr.get_write_buffer_size() == 0
         tr.write(b"def")
         tr.close()
@@ -539,8 +543,9 @@ def test_refused_create_connection_error_is_in_no_cycle(loop, loop_kind):
     frame that caught it: no list of errors in a frame of its own
     traceback keeps it (and those frames) alive (gh-124859)."""
     if loop_kind == "asyncio" and not ((3, 12, 8) <= sys.version_info < (3, 13)
-                                       or sys.version_info >= (3, 13, 1)):
-        pytest.skip("this asyncio predates the fix of gh-124859")
+                                       or (3, 13, 1) <= sys.version_info < (3, 14)):
+        pytest.skip("this asyncio predates the fix of gh-124859, or (3.14+) keeps the "
+                    "error in its connect future")
     port = _free_port()
 
     async def main():
@@ -548,7 +553,9 @@ def test_refused_create_connection_error_is_in_no_cycle(loop, loop_kind):
             await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
         except OSError as e:
             exc = e
-        others = [type(r).__name__ for r in gc.get_referrers(exc) if not inspect.isframe(r)]
+        # The catching frame (3.14+: its coroutine) is the one referrer allowed.
+        others = [type(r).__name__ for r in gc.get_referrers(exc)
+                  if not (inspect.isframe(r) or inspect.iscoroutine(r))]
         return type(exc).__name__, others
 
     gc.collect()

@@ -234,7 +234,11 @@ def test_cancel_pending_lookup(loop):
         return outcomes, after, again
 
     outcomes, after, again = run(loop, main())
-    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes), outcomes
+    # A lookup may finish during the sleep(0) before the cancel (asyncio's
+    # executor threads do, on a loaded machine): its caller has the answer.
+    for i, o in enumerate(outcomes):
+        if not isinstance(o, asyncio.CancelledError):
+            assert o == socket.getaddrinfo("localhost", 80 + i), outcomes
     assert after == socket.getaddrinfo("localhost", 80)
     assert again == socket.getaddrinfo("127.0.0.1", 443)
     assert calls == []

@@ -571,6 +571,10 @@ def test_debug_mode_blocking_socket_rejected(loop, datafile):
 
 # -- sock_sendfile -------------------------------------------------------------------
 
+# 3.14+ leaves the file at offset + bytes sent even when nothing was sent,
+# and its copying fallback always seeks to the offset first.
+SEEK_ALWAYS = sys.version_info >= (3, 14)
+
 
 def test_sock_sendfile_offset_count(loop, tcp_pair, datafile):
     """sock_sendfile on a regular file sends exactly file[offset:offset+count],
@@ -615,7 +619,7 @@ def test_sock_sendfile_to_end_no_fallback(loop, tcp_pair, datafile):
 def test_sock_sendfile_count_past_end(loop, tcp_pair, datafile):
     """A count reaching past the end of the file sends up to the end and
     returns the number of bytes actually sent; an offset past the end sends
-    nothing and leaves the position alone."""
+    nothing and leaves the position alone (3.14+: moves it to the offset)."""
     c, s = tcp_pair
     path, data = datafile
     offset = len(data) - 1000
@@ -632,7 +636,27 @@ def test_sock_sendfile_count_past_end(loop, tcp_pair, datafile):
     sent, got, pos, beyond, pos2 = run(loop, main())
     assert (sent, pos) == (1000, len(data))
     assert got == data[offset:]
-    assert (beyond, pos2) == (0, 7)
+    assert (beyond, pos2) == (0, len(data) + 10 if SEEK_ALWAYS else 7)
+
+
+def test_sock_sendfile_fallback_starts_at_offset(loop, tcp_pair):
+    """The copying fallback reads from `offset`, default 0, wherever the
+    file position was (3.14+); before 3.14 a zero offset kept the position."""
+    c, s = tcp_pair
+    data = os.urandom(1000)
+    bio = io.BytesIO(data)
+    bio.seek(600)
+
+    async def main():
+        sent = await loop.sock_sendfile(c, bio)
+        c.shutdown(socket.SHUT_WR)
+        return sent, await recv_all(loop, s)
+
+    sent, got = run(loop, main())
+    expected = data if SEEK_ALWAYS else data[600:]
+    assert (sent, got) == (len(expected), expected)
+    # Both end at offset + sent (before 3.14 that is not where reading stopped).
+    assert bio.tell() == len(expected)
 
 
 def test_sock_sendfile_empty_file(loop, tcp_pair, tmp_path):

@@ -619,7 +619,8 @@ def test_write_non_contiguous_memoryview(loop, handler_calls):
 
 def test_write_non_bytes_type_error(loop):
     """write of a str (or other non-bytes-like object) raises TypeError
-    'data argument must be a bytes-like object, not ...'."""
+    'data argument must be a bytes-like object, not ...' (3.14+: 'a bytes,
+    bytearray, or memoryview object')."""
 
     async def main():
         server, ctr, cpr, str_, spr = await tcp_pair(loop)
@@ -631,10 +632,12 @@ def test_write_non_bytes_type_error(loop):
         await close_all(server, ctr, str_)
         return msgs
 
+    kind = ("a bytes, bytearray, or memoryview object" if sys.version_info >= (3, 14)
+            else "a bytes-like object")
     assert run(loop, main()) == [
-        "data argument must be a bytes-like object, not 'str'",
-        "data argument must be a bytes-like object, not 'int'",
-        "data argument must be a bytes-like object, not 'list'",
+        f"data argument must be {kind}, not 'str'",
+        f"data argument must be {kind}, not 'int'",
+        f"data argument must be {kind}, not 'list'",
     ]
 
 
@@ -1590,6 +1593,35 @@ def test_loop_sendfile_bytesio_fallback(loop):
     assert n == len(data) - 10
     assert got == data[10:]
     assert pos == len(data)
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_loop_sendfile_offset_and_file_position(loop, tmp_path, where, fallback):
+    """sendfile from an offset, with the file elsewhere: the slice from the
+    offset is sent and the file ends at the end of the slice; 3.14+ also
+    when nothing was left to send (earlier versions leave it alone)."""
+    data = os.urandom(100_000)
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    offset = {"start": 0, "middle": len(data) // 2, "end": len(data)}[where]
+
+    async def main():
+        server, ctr, cpr, str_, spr = await tcp_pair(loop)
+        with open(path, "rb") as f:
+            f.seek(123)
+            n = await loop.sendfile(ctr, f, offset, fallback=fallback)
+            pos = f.tell()
+        ctr.write(b"END")
+        got = await spr.wait_data(len(data) - offset + 3)
+        await close_all(server, ctr, str_)
+        return n, pos, got
+
+    n, pos, got = run(loop, main())
+    assert n == len(data) - offset
+    assert got == data[offset:] + b"END"
+    moved = offset < len(data) or sys.version_info >= (3, 14)
+    assert pos == (len(data) if moved else 123)
 
 
 def test_loop_sendfile_errors(loop, tmp_path):

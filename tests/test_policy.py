@@ -267,3 +267,33 @@ def test_runner_with_goloop_factory(goloop_module):
             return asyncio.get_running_loop()
 
         assert r.run(main()) is r.get_loop()
+
+
+def test_install_warns_only_through_asyncio(snippet_runner):
+    """install() works on every supported version; from 3.14 asyncio's own
+    set_event_loop_policy deprecation warning is the only one, and making
+    the policy itself warns about nothing."""
+    proc = snippet_runner(
+        "goloop",
+        """
+        import warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import goloop
+            policy = goloop.Policy()
+            print("POLICY", [str(w.message) for w in caught])
+            goloop.install()
+            lp = asyncio.new_event_loop()
+            print("LOOP", type(lp).__name__)
+            lp.close()
+        print("ALL", [(w.category.__name__, str(w.message)) for w in caught])
+        """,
+        timeout=TIMEOUT,
+    )
+    assert proc.returncode == 0, proc
+    assert "POLICY []" in proc.stdout and "LOOP Loop" in proc.stdout, proc
+    if sys.version_info >= (3, 14):
+        msg = "'asyncio.set_event_loop_policy' is deprecated and slated for removal in Python 3.16"
+        assert f"ALL [('DeprecationWarning', \"{msg}\")]" in proc.stdout, proc
+    else:
+        assert "ALL []" in proc.stdout, proc

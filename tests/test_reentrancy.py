@@ -61,8 +61,11 @@ def test_write_after_connection_lost_reaches_no_other_socket(loop):
     assert got == 1_000_000  # what was buffered before close() still arrives
 
 
-def test_writelines_with_a_bad_item_writes_nothing(loop):
+def test_writelines_with_a_bad_item_writes_nothing(loop, loop_kind):
     """writelines() is all or nothing; the transport keeps working."""
+    if loop_kind == "asyncio" and sys.version_info >= (3, 15):
+        pytest.skip("asyncio 3.15 keeps the items before the bad one buffered "
+                    "(goloop stays all or nothing, see the README)")
     a, b = socket.socketpair()
     b.settimeout(10)
 

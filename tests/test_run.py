@@ -881,10 +881,27 @@ def test_run_function_exception_and_cleanup(loop_factory):
 
 
 def test_run_function_rejects_non_coroutine(loop_factory):
-    """Like asyncio.run, a non-coroutine argument raises ValueError."""
+    """Like asyncio.run, a non-coroutine argument raises ValueError (3.14+:
+    anything not awaitable raises TypeError)."""
     run = _runner_for(loop_factory.kind, loop_factory)
-    with pytest.raises(ValueError, match="a coroutine was expected"):
-        run(1)
+    if sys.version_info >= (3, 14):
+        with pytest.raises(TypeError, match="a coroutine or an awaitable is required"):
+            run(1)
+    else:
+        with pytest.raises(ValueError, match="a coroutine was expected"):
+            run(1)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="3.14+ runs any awaitable")
+def test_run_function_accepts_an_awaitable(loop_factory):
+    run = _runner_for(loop_factory.kind, loop_factory)
+
+    class Awaitable:
+        def __await__(self):
+            yield from asyncio.sleep(0).__await__()
+            return "awaited"
+
+    assert run(Awaitable()) == "awaited"
 
 
 def test_run_function_inside_running_loop(loop, loop_factory):

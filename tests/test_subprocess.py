@@ -169,15 +169,22 @@ def test_shell_argument_errors(loop):
 
 def test_protocol_callback_order(loop):
     """pipe_data_received, then pipe_connection_lost for each pipe, and
-    process_exited before connection_lost (asyncio's order)."""
+    process_exited before connection_lost (asyncio's order). The child
+    waits for the parent to close its stdin before exiting: a child that
+    exits before its pipes are connected has its exit reported first
+    (asyncio 3.14 on a loaded machine, and goloop)."""
     events = []
 
     class Proto(asyncio.SubprocessProtocol):
         def __init__(self):
             self.done = loop.create_future()
 
+        def connection_made(self, transport):
+            self.transport = transport
+
         def pipe_data_received(self, fd, data):
             events.append(("data", fd))
+            self.transport.get_pipe_transport(0).close()
 
         def pipe_connection_lost(self, fd, exc):
             events.append(("pipe_lost", fd))
@@ -191,7 +198,8 @@ def test_protocol_callback_order(loop):
 
     async def main():
         transport, proto = await loop.subprocess_exec(
-            Proto, PY, "-c", "print('hi')", stdin=None, stderr=None)
+            Proto, PY, "-c", "import sys; print('hi', flush=True); sys.stdin.read()",
+            stderr=None)
         await proto.done
         code = transport.get_returncode()
         transport.close()

@@ -4,7 +4,10 @@ Usage::
 
     import goloop
     goloop.run(main())                                   # like asyncio.run
-    asyncio.set_event_loop_policy(goloop.Policy())       # or install()
+    asyncio.run(main(), loop_factory=goloop.new_event_loop)   # 3.12+
+    asyncio.set_event_loop_policy(goloop.Policy())       # or install(); the
+                                                         # policy API is deprecated
+                                                         # from 3.14
 
 `import goloop` does not load the Go library (and so does not start the Go
 runtime): that happens on the first loop created or on access to
@@ -57,7 +60,17 @@ def _reset_after_fork(ref: "weakref.ReferenceType[Policy]") -> None:
         policy._local = policy._Local()
 
 
-class Policy(asyncio.DefaultEventLoopPolicy):
+# asyncio's default policy class. From 3.14 the public name is a deprecated
+# alias (removal planned for 3.16) that warns on every access; the class
+# behind it is unix_events._DefaultEventLoopPolicy, used here so that
+# importing goloop warns about nothing.
+if sys.version_info >= (3, 14):
+    from asyncio.unix_events import _DefaultEventLoopPolicy as _BasePolicy
+else:
+    _BasePolicy = asyncio.DefaultEventLoopPolicy
+
+
+class Policy(_BasePolicy):  # type: ignore[misc,valid-type]
     """Event loop policy whose loops are goloop loops."""
 
     def __init__(self) -> None:
@@ -79,7 +92,11 @@ EventLoopPolicy = Policy
 
 
 def install() -> None:
-    """Make goloop the event loop of asyncio.get_event_loop_policy()."""
+    """Make goloop the event loop of asyncio.get_event_loop_policy().
+
+    Deprecated by asyncio itself from 3.14 (asyncio.set_event_loop_policy
+    warns; removal planned for 3.16): prefer goloop.run() or
+    asyncio.run(..., loop_factory=goloop.new_event_loop)."""
     asyncio.set_event_loop_policy(Policy())
 
 

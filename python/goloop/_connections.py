@@ -7,6 +7,8 @@ messages are asyncio's."""
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextvars
 import errno
 import functools
 import itertools
@@ -27,6 +29,7 @@ logger = logging.getLogger("asyncio")
 _PY311 = sys.version_info >= (3, 11)
 _PY312 = sys.version_info >= (3, 12)
 _PY313 = sys.version_info >= (3, 13)
+_PY315 = sys.version_info >= (3, 15)
 ACCEPT_RETRY_DELAY = 1.0
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -118,23 +121,27 @@ class Connections:
         return infos
 
     def _make_socket_transport(self, sock: socket.socket, protocol: Any, waiter: Any = None, *,
-                               extra: Optional[dict] = None, server: Any = None) -> SocketTransport:
-        return SocketTransport(self, sock, protocol, waiter, extra, server)
+                               extra: Optional[dict] = None, server: Any = None,
+                               context: Any = None) -> SocketTransport:
+        return SocketTransport(self, sock, protocol, waiter, extra, server, context)
 
     async def _connection_transport(self, sock: socket.socket, protocol_factory: Callable[[], Any],
                                     ssl: Any = None, server_hostname: Any = None,
                                     server_side: bool = False, handshake: Any = None,
                                     shutdown: Any = None) -> tuple:
         sock.setblocking(False)
+        # 3.15: the connection's callbacks run in a copy of the caller's
+        # context, taken now (the protocol factory runs in the caller's).
+        context = contextvars.copy_context() if _PY315 else None
         protocol = protocol_factory()
         waiter = self.create_future()  # type: ignore[attr-defined]
         if ssl:
             tls = _tls_protocol(self, protocol, ssl, waiter, server_side, server_hostname,
                                 handshake, shutdown)
-            self._make_socket_transport(sock, tls)
+            self._make_socket_transport(sock, tls, context=context)
             transport = tls._app_transport
         else:
-            transport = self._make_socket_transport(sock, protocol, waiter)
+            transport = self._make_socket_transport(sock, protocol, waiter, context=context)
         await wait_connected(transport, waiter)
         return transport, protocol
 
@@ -427,12 +434,15 @@ class Connections:
             inodes = self._unix_inodes = {}
         return inodes
 
+    # asyncio.Server calls this (context= from 3.15: the server's context,
+    # a copy of which each accepted connection runs in).
     def _start_serving(self, protocol_factory: Callable[[], Any], sock: socket.socket,
                        sslcontext: Any = None, server: Any = None, backlog: int = 100,
-                       ssl_handshake_timeout: Any = None, ssl_shutdown_timeout: Any = None) -> None:
+                       ssl_handshake_timeout: Any = None, ssl_shutdown_timeout: Any = None,
+                       context: Any = None) -> None:
         self.add_reader(sock.fileno(), self._accept_ready,  # type: ignore[attr-defined]
                         protocol_factory, sock, server, backlog,
-                        (sslcontext, ssl_handshake_timeout, ssl_shutdown_timeout))
+                        (sslcontext, ssl_handshake_timeout, ssl_shutdown_timeout), context)
 
     def _resume_serving(self, protocol_factory: Callable[[], Any], sock: socket.socket,
                         *args: Any) -> None:
@@ -456,7 +466,7 @@ class Connections:
                 logger.error("Unable to clean up listening UNIX socket %r: %r", path, err)
 
     def _accept_ready(self, protocol_factory: Callable[[], Any], sock: socket.socket,
-                      server: Any, backlog: int, tls: tuple) -> None:
+                      server: Any, backlog: int, tls: tuple, context: Any = None) -> None:
         # Up to `backlog` connections per wake-up, as asyncio does.
         for _ in range(backlog):
             try:
@@ -474,12 +484,18 @@ class Connections:
                 })
                 self.remove_reader(sock.fileno())  # type: ignore[attr-defined]
                 self.call_later(ACCEPT_RETRY_DELAY, self._resume_serving,  # type: ignore[attr-defined]
-                                protocol_factory, sock, tls[0], server, backlog, tls[1], tls[2])
+                                protocol_factory, sock, tls[0], server, backlog, tls[1], tls[2],
+                                context)
                 return
-            self.create_task(self._serve_accepted(protocol_factory, conn, addr, server, tls))  # type: ignore[attr-defined]
+            if context is None:
+                self.create_task(self._serve_accepted(protocol_factory, conn, addr, server, tls))  # type: ignore[attr-defined]
+            else:
+                conn_context = context.copy()
+                self.create_task(self._serve_accepted(protocol_factory, conn, addr, server, tls,  # type: ignore[attr-defined]
+                                                      conn_context), context=conn_context)
 
     async def _serve_accepted(self, protocol_factory: Callable[[], Any], conn: socket.socket,
-                              addr: Any, server: Any, tls: tuple) -> None:
+                              addr: Any, server: Any, tls: tuple, context: Any = None) -> None:
         protocol = transport = None
         sslcontext, handshake, shutdown = tls
         try:
@@ -489,11 +505,13 @@ class Connections:
             if sslcontext:
                 tls_proto = _tls_protocol(self, protocol, sslcontext, waiter, True, None,
                                           handshake, shutdown)
-                self._make_socket_transport(conn, tls_proto, extra=extra, server=server)
+                self._make_socket_transport(conn, tls_proto, extra=extra, server=server,
+                                            context=context)
                 transport = tls_proto._app_transport
             else:
                 transport = self._make_socket_transport(conn, protocol, waiter,
-                                                        extra=extra, server=server)
+                                                        extra=extra, server=server,
+                                                        context=context)
             try:
                 await waiter
             except BaseException:
@@ -531,6 +549,8 @@ class Connections:
                             ssl_handshake_timeout, ssl_shutdown_timeout, call_connection_made=False)
         # Nothing may be read between the switch of protocols and the handshake.
         transport.pause_reading()
+        if server_side:
+            _hand_over_stream_buffer(protocol, tls)
         transport.set_protocol(tls)
         made = self.call_soon(tls.connection_made, transport)  # type: ignore[attr-defined]
         resumed = self.call_soon(transport.resume_reading)  # type: ignore[attr-defined]
@@ -540,5 +560,26 @@ class Connections:
             transport.close()
             made.cancel()
             resumed.cancel()
+            # The failed waiter holds the exception, whose traceback holds
+            # this frame: drop it, or the transport lives on in a cycle
+            # (asyncio 3.14, gh-159049).
+            waiter = None
             raise
         return tls._app_transport
+
+
+def _hand_over_stream_buffer(protocol: Any, tls: Any) -> None:
+    """Server-side start_tls over streams: bytes the StreamReader already
+    buffered (the peer's ClientHello, typically) belong to the TLS layer
+    now (asyncio 3.14, gh-142352; done on every version: without it the
+    handshake waits for bytes that already arrived)."""
+    if not isinstance(protocol, asyncio.StreamReaderProtocol):
+        return
+    reader = getattr(protocol, "_stream_reader", None)
+    incoming = getattr(tls, "_incoming", None)  # 3.11+'s SSLProtocol
+    if reader is None or incoming is None:
+        return
+    buffer = reader._buffer
+    if buffer:
+        incoming.write(buffer)
+        buffer.clear()

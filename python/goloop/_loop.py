@@ -49,6 +49,13 @@ collections.abc.Coroutine.register(_goloop.SockCall)
 _PY311 = sys.version_info >= (3, 11)
 _PY312 = sys.version_info >= (3, 12)
 _PY313 = sys.version_info >= (3, 13)
+_PY314 = sys.version_info >= (3, 14)
+
+
+# asyncio.iscoroutinefunction is deprecated from 3.14; the loop's checks use
+# the private helper asyncio itself uses there (same answer, no warning).
+_iscoroutinefunction = getattr(coroutines, "_iscoroutinefunction",
+                               coroutines.iscoroutinefunction)
 
 
 def _stop_when_done(fut: asyncio.Future) -> None:
@@ -267,7 +274,23 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
     # create_task is LoopCore's (cgo/tasks.c): it builds the Task itself
     # when there is no task factory and the loop is open and not in debug
     # mode, and calls _create_task_slow for everything else.
-    if _PY311:
+    if _PY314:
+        def _create_task_slow(self, coro: Any, **kwargs: Any) -> asyncio.Task:
+            # 3.14: every keyword (name, context, eager_start, whatever
+            # comes next) goes to the task factory or to Task itself.
+            self._check_closed()
+            if self._task_factory is not None:
+                return self._task_factory(self, coro, **kwargs)
+            task = tasks.Task(coro, loop=self, **kwargs)
+            if task._source_traceback:
+                del task._source_traceback[-1]
+            try:
+                return task
+            finally:
+                # No frame of ours keeps the task alive through a
+                # traceback of its exception (as asyncio, gh-128552).
+                del task
+    elif _PY311:
         def _create_task_slow(self, coro: Any, *, name: Optional[str] = None,
                               context: Any = None) -> asyncio.Task:
             self._check_closed()
@@ -532,7 +555,7 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
 
     @staticmethod
     def _check_callback(callback: Any, method: str) -> None:
-        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
+        if coroutines.iscoroutine(callback) or _iscoroutinefunction(callback):
             raise TypeError(f"coroutines cannot be used with {method}()")
         if not callable(callback):
             raise TypeError(f"a callable object was expected by {method}(), "
@@ -649,7 +672,7 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
 
     def add_signal_handler(self, sig: int, callback: Callable[..., Any], *args: Any) -> None:
         """Run callback(*args) on the loop when signal `sig` arrives."""
-        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
+        if coroutines.iscoroutine(callback) or _iscoroutinefunction(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         self._check_signal(sig)
         self._check_closed()

@@ -4,6 +4,7 @@ in Go (a goroutine calling libc, no Python thread pool) and settles a
 future on the loop thread."""
 from __future__ import annotations
 
+import functools
 import operator
 import socket
 import sys
@@ -20,13 +21,26 @@ def _host_arg(host: Any) -> bytes | None:
     raise TypeError("getaddrinfo() argument 1 must be string or None")
 
 
+@functools.cache
+def _socket_takes_int_subclass_ports() -> bool:
+    """Whether this interpreter's socket.getaddrinfo takes an int subclass
+    (a bool, an IntEnum) as a port: newer ones do (by its int value), older
+    ones raise OSError. Asked once, of a numeric lookup that does no I/O."""
+    try:
+        socket.getaddrinfo("127.0.0.1", True,
+                           flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV)
+    except OSError as exc:
+        return not str(exc).startswith("Int or String expected")
+    return True
+
+
 def _port_arg(port: Any) -> bytes | None:
     if port is None:
         return None
-    if type(port) is int:  # exactly int, as the socket module checks (not bool)
+    if type(port) is int or (isinstance(port, int) and _socket_takes_int_subclass_ports()):
         if sys.version_info < (3, 12) and not -(2**63) <= port < 2**63:
             raise OverflowError("Python int too large to convert to C long")
-        return str(port).encode()
+        return int.__repr__(port).encode()  # the value, whatever a subclass prints
     if isinstance(port, str):
         return port.encode("utf-8")
     if isinstance(port, bytes):

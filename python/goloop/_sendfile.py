@@ -8,6 +8,8 @@ import asyncio
 from asyncio import constants
 from typing import Any, Optional
 
+from ._sockets import seek_to_offset
+
 FALLBACK_BLOCK = 16 * 1024  # asyncio's fallback read size
 
 
@@ -110,8 +112,7 @@ class TransportSendfile:
 
     async def _sendfile_copy(self, transport: Any, file: Any, offset: int,
                              count: Optional[int]) -> int:
-        if offset:
-            file.seek(offset)
+        seek_to_offset(file, offset)
         block = min(count, FALLBACK_BLOCK) if count else FALLBACK_BLOCK
         buf = bytearray(block)
         sent = 0

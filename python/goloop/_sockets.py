@@ -234,7 +234,7 @@ class SocketOps:
         if end is None:
             end = os.fstat(fileno).st_size
             if end == 0:
-                return 0  # an empty file: asyncio asks no sendfile either
+                return 0  # an empty file: asyncio neither sends nor seeks
             # From at or past the end, asyncio still asks sendfile once (which
             # says 0, or refuses an offset beyond off_t: OverflowError).
             end = max(end, offset + 1)
@@ -254,14 +254,15 @@ class SocketOps:
                     break  # end of file
                 position += n
         finally:
-            if position > offset:
-                file.seek(position)
+            # As asyncio: the fd's own position (os.lseek), not the file
+            # object's; an offset lseek refuses raises OverflowError there.
+            if position > offset or _SEEK_ALWAYS:
+                os.lseek(fileno, position, os.SEEK_SET)
         return position - offset
 
     async def _sendfile_by_copy(self, sock: socket.socket, file: Any, offset: int,
                                 count: int | None) -> int:
-        if offset:
-            file.seek(offset)
+        seek_to_offset(file, offset)
         total = 0
         try:
             while count is None or total < count:
@@ -275,6 +276,21 @@ class SocketOps:
             if total > 0 and hasattr(file, "seek"):
                 file.seek(offset + total)
         return total
+
+
+# 3.14+ leaves the file position at offset + bytes sent whatever happened
+# (nothing sent included); earlier versions only move it when something
+# was sent, or to a non-zero offset before a copy.
+_SEEK_ALWAYS = sys.version_info >= (3, 14)
+
+
+def seek_to_offset(file: Any, offset: int) -> None:
+    """Position `file` where a copying sendfile starts, as asyncio does."""
+    if _SEEK_ALWAYS:
+        if hasattr(file, "seek"):
+            file.seek(offset)
+    elif offset:
+        file.seek(offset)
 
 
 def _check_sendfile_args(sock: socket.socket, file: Any, offset: Any, count: Any) -> None:

@@ -113,7 +113,11 @@ class Subprocesses:
             raise
         except BaseException:
             transport.close()
-            await transport._wait()
+            if sys.version_info >= (3, 14):
+                # A second cancellation must not leave the child unwaited.
+                await asyncio.shield(transport._wait())
+            else:
+                await transport._wait()
             raise
         return transport
 
@@ -173,7 +177,10 @@ class Subprocesses:
 
 
 def _explicit_child_watcher() -> Any:
-    """The child watcher set with asyncio.set_child_watcher(), or None."""
+    """The child watcher set with asyncio.set_child_watcher(), or None
+    (always from 3.14, which removed child watchers)."""
+    if sys.version_info >= (3, 14):
+        return None
     policy = asyncio.get_event_loop_policy()
     return getattr(policy, "_watcher", None)
 

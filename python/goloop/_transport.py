@@ -46,7 +46,7 @@ class SocketTransport(_goloop.StreamCore):
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any,
                  waiter: Optional[asyncio.Future] = None, extra: Optional[dict] = None,
-                 server: Any = None) -> None:
+                 server: Any = None, context: Any = None) -> None:
         info: dict[str, Any] = dict(extra or {})
         info["socket"] = trsock.TransportSocket(sock)
         try:
@@ -60,8 +60,9 @@ class SocketTransport(_goloop.StreamCore):
                 info["peername"] = None
         self._extra_info = info
         self._server = None  # set once attached: only then may it detach
+        # context (3.15): every callback of this connection runs in it.
         self._init_core(loop, sock, sock.fileno(), protocol,
-                        isinstance(protocol, protocols.BufferedProtocol))
+                        isinstance(protocol, protocols.BufferedProtocol), context)
         _set_nodelay(sock)
         if server is not None:
             if _PY313:
@@ -70,10 +71,10 @@ class SocketTransport(_goloop.StreamCore):
                 server._attach()
             self._server = server
         loop._transports[self._sock_fd] = self
-        loop.call_soon(protocol.connection_made, self)
-        loop.call_soon(self._start_reading)
+        loop.call_soon(protocol.connection_made, self, context=context)
+        loop.call_soon(self._start_reading, context=context)
         if waiter is not None:
-            loop.call_soon(_set_result_unless_cancelled, waiter, None)
+            loop.call_soon(_set_result_unless_cancelled, waiter, None, context=context)
 
     def __repr__(self) -> str:
         parts = [type(self).__name__]

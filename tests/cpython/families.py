@@ -19,6 +19,15 @@ skip decorators.  The members are dropped from the run: they measure only
 the stdlib.  The variant's name is the same for
 every ``--loop`` (``Injected`` + the family name without the selector word),
 so ids from a goloop run and the asyncio reference line up.
+
+Single classes whose ``setUp`` builds ``asyncio.SelectorEventLoop()`` are
+handled the same way when they only exercise the public loop API (3.14's
+``test_events.UnixPipeObjectSupportTests``: pipe, FIFO, socket and tty
+objects given to connect_read_pipe/connect_write_pipe): their source uses
+no mock and no private ``loop._...`` attribute.  Their variant subclasses
+them and runs the original ``setUp`` with ``asyncio.SelectorEventLoop``
+standing for the injected loop; the others (mocked selectors, signal
+internals) are left to the stdlib loop.
 """
 
 from __future__ import annotations
@@ -94,11 +103,70 @@ def find_families(module: types.ModuleType
     return groups
 
 
+def _source(obj: object) -> str:
+    try:
+        return inspect.getsource(obj)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return ""
+
+
+def find_setup_classes(module: types.ModuleType) -> list[type]:
+    """Classes whose own setUp builds a SelectorEventLoop and that touch
+    neither mocks nor the loop's private attributes."""
+    found = []
+    for obj in vars(module).values():
+        if not (isinstance(obj, type) and issubclass(obj, unittest.TestCase)):
+            continue
+        if obj.__module__ != module.__name__:
+            continue
+        setup = obj.__dict__.get("setUp")
+        if not isinstance(setup, types.FunctionType):
+            continue
+        if "SelectorEventLoop(" not in _source(setup):
+            continue
+        body = _source(obj)
+        if "mock" in body or "loop._" in body:
+            continue
+        found.append(obj)
+    return sorted(found, key=lambda c: c.__name__)
+
+
+def _setup_variant(module: types.ModuleType, cls: type, name: str,
+                   make_loop: Callable[[], object]) -> type:
+    original_setup = cls.__dict__["setUp"]
+
+    def setUp(self: unittest.TestCase) -> None:
+        import asyncio
+
+        saved = asyncio.SelectorEventLoop
+        asyncio.SelectorEventLoop = make_loop  # type: ignore[misc,assignment]
+        try:
+            original_setup(self)
+        finally:
+            asyncio.SelectorEventLoop = saved  # type: ignore[misc]
+
+    return type(name, (cls,), {
+        "setUp": setUp,
+        "__module__": module.__name__,
+        "__qualname__": name,
+        "__doc__": f"{cls.__name__} run on the injected loop (tests/cpython).",
+    })
+
+
 def install_variants(module: types.ModuleType,
                      make_loop: Callable[[], object]) -> list[Family]:
-    """Add an injected variant class to *module* for each family found."""
+    """Add an injected variant class to *module* for each family found
+    (and for each single class found by find_setup_classes)."""
     families: list[Family] = []
     taken: set[str] = set(vars(module))
+    for cls in find_setup_classes(module):
+        name = VARIANT_PREFIX + cls.__name__
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        variant = _setup_variant(module, cls, name, make_loop)
+        setattr(module, name, variant)
+        families.append(Family(module.__name__, "setUp", [cls], variant))
     for (bases, hook), members in sorted(
             find_families(module).items(),
             key=lambda item: sorted(m.__name__ for m in item[1])):

@@ -16,6 +16,7 @@ back to another loop.
 from __future__ import annotations
 
 import asyncio
+import asyncio.unix_events
 import dataclasses
 from typing import Any, Callable
 
@@ -82,8 +83,11 @@ def _uvloop() -> Flavor:
 def _asyncio() -> Flavor:
     import platform
 
-    # Captured before inject.py rebinds asyncio.DefaultEventLoopPolicy.
-    policy = asyncio.DefaultEventLoopPolicy
+    # Captured before inject.py rebinds the default policy's names; on 3.14+
+    # the public name is a deprecated alias of the private one.
+    policy = getattr(asyncio.unix_events, "_DefaultEventLoopPolicy", None)
+    if policy is None:
+        policy = asyncio.DefaultEventLoopPolicy
     # The class asyncio.new_event_loop() returns under the stock policy
     # (_UnixSelectorEventLoop on Linux), so reference ids line up with the
     # injected mixin variants of the other flavors.

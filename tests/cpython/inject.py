@@ -10,6 +10,16 @@ lazy default is created by ``from . import DefaultEventLoopPolicy`` inside
 ``asyncio.events``).  So we rebind that name to a subclass of the chosen
 flavor's policy, and every reset lands back on the chosen loop.
 
+3.14 deprecated the policy API and its suite goes around the public names:
+the lazy default is ``asyncio.unix_events._DefaultEventLoopPolicy``, the
+modules reset it with ``asyncio.events._set_event_loop_policy(None)``, and
+tests pass ``loop_factory=asyncio.EventLoop`` or call ``asyncio.EventLoop()``.
+So every name the running version resolves is rebound: the private default
+where it exists, the public one where it is a plain attribute (on 3.14+ it
+is a module ``__getattr__`` that warns, which the suite checks, and that
+already resolves the private name), and ``asyncio.EventLoop`` (3.13+) to a
+stand-in class whose construction hands out the injected loop.
+
 Proof is kept rather than assumed: a :class:`LoopLedger` counts, per test,
 the loops handed out through the injected policy/factory (by type, flagging
 any that are not of the flavor's loop type) and every stdlib
@@ -29,6 +39,14 @@ import threading
 from typing import Any, Callable
 
 from .flavors import Flavor
+
+
+def reset_policy() -> None:
+    """Back to no policy, without the deprecation warning 3.14+ attaches to
+    the public setter (the tests use the private one too)."""
+    setter = getattr(asyncio.events, "_set_event_loop_policy",
+                     asyncio.set_event_loop_policy)
+    setter(None)
 
 
 def type_key(obj: object) -> str:
@@ -130,11 +148,38 @@ class Injection:
             return
         self._installed = True
         # Rebind every name the stdlib and the tests resolve at call time.
-        setattr(asyncio, "DefaultEventLoopPolicy", self.policy_class)
-        setattr(asyncio.unix_events, "DefaultEventLoopPolicy",
-                self.policy_class)
+        for module in (asyncio, asyncio.unix_events):
+            # A plain attribute up to 3.13; from 3.14 asyncio's is a
+            # deprecated __getattr__ name (resolving the private one below).
+            if "DefaultEventLoopPolicy" in vars(module):
+                setattr(module, "DefaultEventLoopPolicy", self.policy_class)
+        if hasattr(asyncio.unix_events, "_DefaultEventLoopPolicy"):  # 3.14+
+            setattr(asyncio.unix_events, "_DefaultEventLoopPolicy",
+                    self.policy_class)
+        if hasattr(asyncio, "EventLoop"):  # 3.13+
+            stand_in = self._make_event_loop_class()
+            setattr(asyncio, "EventLoop", stand_in)
+            setattr(asyncio.unix_events, "EventLoop", stand_in)
         self._hook_base_event_loop()
-        asyncio.set_event_loop_policy(None)
+        reset_policy()
+
+    def _make_event_loop_class(self) -> type:
+        """``asyncio.EventLoop`` for the run: calling it makes the injected
+        loop, isinstance() answers for the flavor's loop type."""
+        injection = self
+
+        class _InjectedEventLoopMeta(type):
+            def __call__(cls) -> asyncio.AbstractEventLoop:  # type: ignore[override]
+                return injection.new_loop()
+
+            def __instancecheck__(cls, obj: object) -> bool:
+                return injection.flavor.owns(obj)
+
+        class EventLoop(metaclass=_InjectedEventLoopMeta):
+            pass
+
+        EventLoop.__qualname__ = f"InjectedEventLoop[{self.flavor.name}]"
+        return EventLoop
 
     def _hook_base_event_loop(self) -> None:
         base = asyncio.base_events.BaseEventLoop
@@ -155,7 +200,7 @@ class Injection:
         i.e. the injected policy.  Resetting per test also makes a resumed
         worker (after a hang or crash) start from the same state.
         """
-        asyncio.set_event_loop_policy(None)
+        reset_policy()
 
     def end_test(self) -> LoopCounts:
         return self.ledger.take()

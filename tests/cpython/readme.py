@@ -31,12 +31,16 @@ from .supervisor import REPO_ROOT
 BEGIN = "<!-- cpython-suite:begin -->"
 END = "<!-- cpython-suite:end -->"
 DEFAULT_MATRIX = ("goloop@3.11", "asyncio@3.11", "uvloop@3.11",
-                  "goloop@3.10", "goloop@3.12", "goloop@3.13")
+                  "goloop@3.10", "goloop@3.12", "goloop@3.13",
+                  "goloop@3.14", "goloop@3.15")
 DEFAULT_OUT = os.path.join(REPO_ROOT, "tests", "cpython", "results")
 
 
 def find_python(minor: str) -> str:
-    """An interpreter for *minor* ("3.12"): pyenv's newest, else PATH."""
+    """An interpreter for *minor* ("3.12"): the running one (a venv with
+    goloop, say) if it is that version, else pyenv's newest, else PATH."""
+    if "%d.%d" % sys.version_info[:2] == minor:
+        return sys.executable
     pyenv = shutil.which("pyenv")
     if pyenv:
         bare = subprocess.run([pyenv, "versions", "--bare"], text=True,
@@ -124,7 +128,9 @@ def render(runs: list[RunResults], command: str) -> str:
     lines.append("```")
     for run, s in scored:
         lines.append(f"{run.loop} {run.loop_version} on CPython "
-                     f"{run.python} ({run.duration / 60:.1f} min): {s.line()}")
+                     f"{run.python} ({run.duration / 60:.1f} min): {s.line()}; "
+                     f"{report.tests_on_loop(run)} of {len(run.tests)} tests "
+                     f"reached the loop")
     lines.append("```")
     lines.append(END)
     return "\n".join(lines) + "\n"

@@ -40,18 +40,21 @@ def module_table(score: Score, *, with_causes: bool = True) -> str:
     return "\n".join(rows)
 
 
+def tests_on_loop(run: RunResults) -> int:
+    """How many tests obtained at least one injected loop."""
+    return sum(bool(o.injected) for o in run.tests.values())
+
+
 def loop_census(run: RunResults) -> str:
     """Loops created during the run, by type: the proof of injection."""
     injected: collections.Counter[str] = collections.Counter()
     other: collections.Counter[str] = collections.Counter()
-    tests_on_loop = 0
     wrong = 0
     for o in run.tests.values():
         injected.update(o.injected)
         other.update(o.other)
-        tests_on_loop += bool(o.injected)
         wrong += o.wrong_type
-    lines = [f"loops via injection ({tests_on_loop} of {len(run.tests)} tests "
+    lines = [f"loops via injection ({tests_on_loop(run)} of {len(run.tests)} tests "
              f"used one): " + (", ".join(f"{k}={v}" for k, v in
                                         injected.most_common()) or "none")]
     lines.append("other loops (created directly by tests): " + (

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import unittest
 
@@ -57,6 +58,10 @@ def inject_goloop(tb) -> None:
 
 def main() -> int:
     root, module, loop, only = sys.argv[1], sys.argv[2], sys.argv[3], set(sys.argv[4:])
+    # Started in the background by a shell without job control, we would
+    # inherit SIGINT as ignored, and so would the children test_signals
+    # interrupts: they would hang. Python's normal handler, as interactively.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, root)
     os.chdir(root)
     # Progress and tracebacks the tests print go to stderr, not the JSON.
