@@ -1,7 +1,8 @@
 """Instructions per operation of the loop micro-workloads, under callgrind.
 
     python bench/callgrind.py [--loops goloop,uvloop] [--workloads "call_soon+run"]
-                              [--n 20000] [--split] [--jobs 1] [--out bench/results]
+                              [--n 20000] [--split] [--repeat 1] [--jobs 1]
+                              [--out bench/results] [--keep DIR] [--python BINARY]
 
 For each loop and workload, bench/loop_micro.py --one runs the workload
 once under `valgrind --tool=callgrind`, at n and at 2n operations; the
@@ -12,8 +13,8 @@ machine is doing, so it is the figure to compare loops with on a noisy
 machine (it counts instructions, not cache misses or system calls: the
 kernel's share of the work is not in it). --split adds where the
 instructions are executed: the interpreter (with its own C modules),
-the loop's own extension, libc, the rest (callgrind_annotate, self cost
-per object file; callgrind.json keeps every object file).
+the loop's own extension, libc, the rest (self cost per object file,
+read from the callgrind output; callgrind.json keeps every object file).
 
 The interpreter must be the binary itself (the default, sys.executable, is;
 a pyenv shim is a shell script). Every loop runs with GODEBUG=asyncpreemptoff=1:
@@ -42,8 +43,6 @@ from loop_micro import WORKLOADS
 
 CATEGORIES = ("python", "loop extension", "libc", "other")
 TOTAL_LINE = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.M)
-# callgrind_annotate: "  1,234,567 (12.34%)  file:function [/path/to/object]"
-ANNOTATE_LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+.*\[(.+)\]\s*$")
 
 
 @dataclass
@@ -81,15 +80,42 @@ def callgrind(python: str, env: dict[str, str], m: Measure, ops: int, outfile: P
     return int(found.group(1))
 
 
+def _name(value: str, names: dict[str, str]) -> str:
+    """A compressed callgrind name: "(7) /path" defines id 7, "(7)" uses it."""
+    if not value.startswith("("):
+        return value
+    ident, _, name = value[1:].partition(")")
+    name = name.strip()
+    if name:
+        names[ident] = name
+    return names.get(ident, value)
+
+
 def objects(outfile: Path) -> collections.Counter[str]:
-    """Instructions executed in each object file (self cost, all functions)."""
-    out = subprocess.run(["callgrind_annotate", "--threshold=100", "--inclusive=no", str(outfile)],
-                         capture_output=True, text=True, timeout=600)
+    """Instructions executed in each object file (self cost: every cost line
+    except the one after `calls=`, which is the callee's inclusive cost).
+    Read from callgrind's own file: callgrind_annotate does not name the
+    object of functions it has source files for."""
     counts: collections.Counter[str] = collections.Counter()
-    for line in out.stdout.splitlines():
-        found = ANNOTATE_LINE.match(line)
-        if found:
-            counts[found.group(2)] += int(found.group(1).replace(",", ""))
+    names: dict[str, str] = {}
+    obj, positions, call_cost = "?", 1, False
+    with open(outfile, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            head = line[:1]
+            if head.isdigit() or head in "+-*":
+                fields = line.split()
+                if call_cost:
+                    call_cost = False
+                elif len(fields) > positions:
+                    counts[obj] += int(fields[positions])
+            elif line.startswith("ob="):
+                obj = _name(line[3:].strip(), names)
+            elif line.startswith("cob="):
+                _name(line[4:].strip(), names)   # may define an id used by a later ob=
+            elif line.startswith("calls="):
+                call_cost = True
+            elif line.startswith("positions:"):
+                positions = len(line.split()) - 1
     return counts
 
 
@@ -187,7 +213,7 @@ def main() -> None:
     ap.add_argument("--workloads", help="';'-separated subset of: " + "; ".join(WORKLOADS))
     ap.add_argument("--n", type=int, default=20_000,
                     help="operations of the smaller run (gather: tasks = n/10); the larger is 2n")
-    ap.add_argument("--split", action="store_true", help="also split by object file (callgrind_annotate)")
+    ap.add_argument("--split", action="store_true", help="also split by object file")
     ap.add_argument("--repeat", type=int, default=1,
                     help="measure each pair this many times, report the median (and the spread if > 1 %%)")
     ap.add_argument("--jobs", type=int, default=1, help="valgrind runs at once (counts do not depend on it)")
@@ -234,7 +260,7 @@ def main() -> None:
     lines = head + table(results, loops, workloads)
     if opts.split:
         lines += ["", "Instructions per operation by where they execute (self cost per object "
-                  "file, callgrind_annotate, first repetition; *python* includes the interpreter's "
+                  "file, first repetition; *python* includes the interpreter's "
                   "own C modules such as _asyncio, except for asyncio itself):", ""] + split_table(results)
     text = "\n".join(lines)
     print(text)

@@ -53,6 +53,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--loops", help="comma-separated subset of " + ",".join(LOOPS) + " (default: all)")
     ap.add_argument("--no-install", action="store_true",
                     help="do not try `pip install` for a missing peer loop")
+    ap.add_argument("--render", type=Path, metavar="DIR",
+                    help="measure nothing: draw DIR/results.md and chart.png again from DIR/results.json")
     ap.add_argument("--malloc", choices=("tuned", "default", "inherit"), default="tuned",
                     help="glibc malloc thresholds for every loop: tuned (the default), "
                          "glibc's defaults, or whatever MALLOC_* this shell has")
@@ -118,8 +120,21 @@ def build_floor(bindir: Path) -> Path | str:
     return target if out.returncode == 0 else f"C floor did not build: {out.stderr[-800:]}"
 
 
+def write_report(res: Results, out: Path) -> None:
+    command = res.config.get("command", "python bench/run.py")
+    (out / "results.md").write_text(render(res, command))
+    if ensure_matplotlib():
+        draw(res, out / "chart.png")
+    else:
+        log("matplotlib unavailable: chart.png not drawn")
+
+
 def main() -> None:
     opts = parse_args()
+    if opts.render:
+        write_report(Results.load(opts.render / "results.json"), opts.render)
+        log(f"drawn again from {opts.render / 'results.json'}")
+        return
     started = time.monotonic()
     rounds = opts.rounds or (3 if opts.quick else 5)
     steps = opts.only or list(STEPS)
@@ -152,6 +167,7 @@ def main() -> None:
         "wrk_threads": 2, "wrk_conns": 50, "wrk_seconds": 2 if opts.quick else 5,
         "micro_n": 30_000 if opts.quick else 200_000,
         "idle_seconds": 5 if opts.quick else 10,
+        "command": ("python bench/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])).strip(),
     }
     log(f"loops {loops}, {rounds} rounds, malloc {opts.malloc}: {res.env['settings']}")
 
@@ -193,12 +209,7 @@ def main() -> None:
     res.seconds = time.monotonic() - started
     opts.out.mkdir(parents=True, exist_ok=True)
     res.save(opts.out / "results.json")
-    command = "python bench/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    (opts.out / "results.md").write_text(render(res, command.strip()))
-    if ensure_matplotlib():
-        draw(res, opts.out / "chart.png")
-    else:
-        log("matplotlib unavailable: chart.png not drawn")
+    write_report(res, opts.out)
     log(f"done in {res.seconds / 60:.1f} min: {opts.out / 'results.md'}")
     for row, loop, err in res.failures():
         log(f"FAILED {row.group} / {row.name} / {loop}: {err[:300]}")

@@ -20,7 +20,7 @@ def draw(res: Results, path: Path) -> None:
     rows = [row for row in res.rows if row.group in ("echo", "http", "micro")
             and row.best_peer("cpu") is not None]
     loops = [loop for loop in LOOPS if any(loop in row.cells for row in rows)]
-    fig, axes = plt.subplots(1, 2, figsize=(15, 1.6 + 0.16 * len(loops) * len(rows)), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 2.2 + 0.095 * len(loops) * len(rows)), sharey=True)
     height = 0.84 / max(len(loops), 1)
     panels = ((axes[0], "cpu", "CPU per operation ÷ best peer  (left of 1 = cheaper)"),
               (axes[1], "ops", "throughput ÷ best peer  (right of 1 = faster)"))
@@ -59,6 +59,6 @@ def draw(res: Results, path: Path) -> None:
     fig.suptitle(f"Every loop relative to the best peer of each row (= 1) — Python {env.get('python')}, "
                  f"{env.get('cpus')} shared CPUs, median of {res.config.get('rounds')} rounds\n{names}",
                  fontsize=11)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.tight_layout(rect=(0, 0.02, 1, 0.955))
     fig.savefig(path, dpi=110)
     plt.close(fig)

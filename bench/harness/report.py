@@ -99,8 +99,10 @@ def _minus(x: float | None, y: float | None) -> float | None:
     return None if x is None or y is None else x - y
 
 
-def _over(x: float | None, y: float | None) -> float | None:
-    return x / y if x is not None and y else None
+def _over_positive(x: float | None, y: float | None) -> float | None:
+    """A ratio of two amounts above the floor; none when either is not
+    above it (in a noisy run a loop can measure at or below the floor)."""
+    return x / y if x is not None and y is not None and x > 0 and y > 0 else None
 
 
 def floor_table(res: Results, loops: list[str], mode: str) -> list[str]:
@@ -120,10 +122,10 @@ def floor_table(res: Results, loops: list[str], mode: str) -> list[str]:
                  + [_num(_median_extra(cell, key), 1) for key in ("user_us_per_req", "sys_us_per_req")]
                  + [_num(x, 1) for x in above])
         best = loop_row.best_peer("cpu") if loop_row else None
-        cells.append(_ratio(_over(above[loops.index("goloop")], above[loops.index(best)]))
+        cells.append(_ratio(_over_positive(above[loops.index("goloop")], above[loops.index(best)]))
                      if best in loops and "goloop" in loops else "—")
         if both:
-            cells.append(_ratio(_over(above[loops.index("goloop")], above[loops.index("uvloop")])))
+            cells.append(_ratio(_over_positive(above[loops.index("goloop")], above[loops.index("uvloop")])))
         lines.append(f"| {row.name} | " + " | ".join(cells) + " |")
     return lines
 

@@ -88,3 +88,12 @@ class Results:
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "Results":
+        """A saved run, to draw its report again without measuring."""
+        data = json.loads(path.read_text())
+        rows = [Row(r["group"], r["name"], r["cpu_unit"],
+                    {loop: Cell(**cell) for loop, cell in r["cells"].items()})
+                for r in data.pop("rows")]
+        return cls(rows=rows, **data)
