@@ -87,15 +87,16 @@ def _head_without_git(repo: Path) -> str:
 
 def goloop_commit() -> str:
     """The commit of the goloop under test and whether its code differs from
-    it (the benchmark's own files, under bench/, may)."""
+    it (the benchmark's own files, under bench/, and documents may)."""
     if shutil.which("git") is None:
         try:
             return f"{_head_without_git(REPO)} (git missing: work tree not checked)"
         except (OSError, IndexError) as exc:
             return f"unknown ({exc})"
     commit = _run(["git", "rev-parse", "--short", "HEAD"], REPO)
-    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"], REPO)
-    return commit + (" (work tree modified)" if dirty else "")
+    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench", ":!*.md"],
+                 REPO)
+    return commit + (" (goloop's files modified since)" if dirty else "")
 
 
 def describe(env: dict[str, str], malloc: str) -> dict[str, Any]:
