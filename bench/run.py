@@ -11,8 +11,8 @@ then writes results.md, chart.png and results.json into --out. Every round
 runs the loops one after the other on each row, the starting loop rotating
 from round to round; the tables show medians of the rounds and goloop's
 ratios to the best peer of each row, to uvloop and to asyncio. --quick is
-the developers' run (about 5 minutes with six loops); the full run takes
-about 25-30 minutes. bench/callgrind.py is the instruction-count companion
+the developers' run (about 3 minutes with six loops); the full run takes
+about 15 minutes. bench/callgrind.py is the instruction-count companion
 for the micro rows."""
 from __future__ import annotations
 
