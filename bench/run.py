@@ -124,7 +124,8 @@ def write_report(res: Results, out: Path) -> None:
     command = res.config.get("command", "python bench/run.py")
     (out / "results.md").write_text(render(res, command))
     if ensure_matplotlib():
-        draw(res, out / "chart.png")
+        if not draw(res, out / "chart.png"):
+            log("no peer loop measured: chart.png not drawn (it shows every loop relative to the best peer)")
     else:
         log("matplotlib unavailable: chart.png not drawn")
 

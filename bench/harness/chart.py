@@ -10,15 +10,18 @@ COLORS = {"asyncio": "#9a9a9a", "uvloop": "#3f7fbf", "rloop": "#d9822b", "rsloop
           "zuvloop": "#7a5fb0", "goloop": "#00a39a"}
 
 
-def draw(res: Results, path: Path) -> None:
+def draw(res: Results, path: Path) -> bool:
+    """Draw the chart; False (and nothing drawn) when no row has a peer."""
+    rows = [row for row in res.rows if row.group in ("echo", "http", "micro")
+            and row.best_peer("cpu") is not None]
+    if not rows:
+        return False
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    rows = [row for row in res.rows if row.group in ("echo", "http", "micro")
-            and row.best_peer("cpu") is not None]
     loops = [loop for loop in LOOPS if any(loop in row.cells for row in rows)]
     fig, axes = plt.subplots(1, 2, figsize=(15, 2.2 + 0.095 * len(loops) * len(rows)), sharey=True)
     height = 0.84 / max(len(loops), 1)
@@ -62,3 +65,4 @@ def draw(res: Results, path: Path) -> None:
     fig.tight_layout(rect=(0, 0.02, 1, 0.955))
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True

@@ -77,6 +77,8 @@ def versus_best_table(rows: list[Row], loops: list[str]) -> list[str]:
     for row in rows:
         best = row.best_peer("cpu")
         cells = [_ratio(row.ratio("cpu", loop, best) if best else None) for loop in loops]
+        cells = ["failed" if text == "—" and loop in row.cells and row.cells[loop].errors else text
+                 for loop, text in zip(loops, cells)]
         lines.append(f"| {row.name} | {best or '—'} | " + " | ".join(cells) + " |")
     return lines
 
