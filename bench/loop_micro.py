@@ -1,14 +1,18 @@
-"""Loop micro-benchmarks: ns per operation for goloop, stdlib asyncio and
-uvloop, measured in the same run (alternating, median of several rounds).
+"""Loop micro-benchmarks: ns per operation for goloop, stdlib asyncio, uvloop,
+rloop, rsloop and zuvloop (those installed), measured in the same run
+(alternating, median of several rounds).
 
-    python bench/loop_micro.py [--rounds 5] [--n 200000] [--json]
+    python bench/loop_micro.py [--rounds 5] [--n 200000] [--loops goloop,uvloop] [--json]
+    python bench/loop_micro.py --one "sleep(0) ping-pong" --loop goloop --n 20000
 
 Workloads: call_soon + run (N callbacks then one run), call_later + cancel,
 call_soon_threadsafe from this thread, call_soon_threadsafe from another
 thread while the loop runs, sleep(0) ping-pong between two tasks, gather of
 N/10 tiny tasks. Figures are wall-clock ns per operation on a noisy machine;
 compare the ratios, not the absolute numbers. --json prints every round's
-wall-clock and process CPU ns per operation instead (bench/run.py reads it)."""
+wall-clock and process CPU ns per operation instead (bench/run.py reads it).
+--one runs a single workload once under one loop, n operations, and prints
+nothing: bench/callgrind.py counts its instructions at two sizes."""
 from __future__ import annotations
 
 import argparse
@@ -21,7 +25,8 @@ import threading
 import time
 from typing import Any, Callable
 
-Factory = Callable[[], asyncio.AbstractEventLoop]
+from harness.loops import LOOPS, PEERS, Factory, available, factory
+
 Took = tuple[float, float]  # wall-clock seconds, process CPU seconds (all threads)
 
 
@@ -34,21 +39,14 @@ def since(t0: Took) -> Took:
     return wall - t0[0], cpu - t0[1]
 
 
-# The other loops goloop is measured against, each with a new_event_loop().
-PEERS = ("uvloop", "rloop", "rsloop", "zuvloop")
-
-
-def loops() -> dict[str, Factory]:
-    found: dict[str, Factory] = {"asyncio": asyncio.new_event_loop}
-    for peer in PEERS:
-        try:
-            found[peer] = __import__(peer).new_event_loop
-        except ImportError:
-            print(f"{peer} not installed (pip install {peer}): its column stays empty",
-                  file=sys.stderr)
-    import goloop
-
-    found["goloop"] = goloop.new_event_loop
+def loops(names: tuple[str, ...] = LOOPS) -> dict[str, Factory]:
+    """The named loops that import here; goloop must."""
+    found, missing = available(names)
+    for name, why in missing.items():
+        if name == "goloop":
+            raise SystemExit(f"goloop does not import: {why}")
+        print(f"{name} not installed ({why}; pip install {name}): its column stays empty",
+              file=sys.stderr)
     return found
 
 
@@ -130,7 +128,8 @@ def gather_tasks(loop: asyncio.AbstractEventLoop, n: int) -> Took:
     return since(t0)
 
 
-WORKLOADS = {
+WORKLOADS: dict[str, tuple[Callable[[asyncio.AbstractEventLoop, int], Took], int]] = {
+    # name: (function, divisor of --n: gather's operation is a whole task)
     "call_soon+run": (call_soon_run, 1),
     "call_later+cancel": (call_later_cancel, 1),
     "call_soon_threadsafe": (call_soon_threadsafe_run, 1),
@@ -151,14 +150,14 @@ def measure(factories: dict[str, Factory], rounds: int, n_ops: int,
     for _ in range(rounds):
         for wname, (fn, div) in WORKLOADS.items():
             n = n_ops // div
-            for lname, factory in factories.items():
+            for lname, make in factories.items():
                 cell = results.setdefault(wname, {}).setdefault(lname, {"ns": [], "cpu_ns": [], "errors": []})
                 # Start every timed run from the same collector state: the
                 # previous run's survivors otherwise decide whether this one
                 # pays for one full collection or two (gather: ±15 %).
                 gc.collect()
                 try:
-                    loop = factory()
+                    loop = make()
                     try:
                         wall, cpu = fn(loop, n)
                     finally:
@@ -173,29 +172,67 @@ def measure(factories: dict[str, Factory], rounds: int, n_ops: int,
     return results
 
 
+def run_one(workload: str, loop_name: str, n: int) -> None:
+    """One workload, n operations, one loop: the program callgrind counts."""
+    fn, _ = WORKLOADS[workload]
+    loop = factory(loop_name)()
+    try:
+        gc.collect()
+        fn(loop, n)
+    finally:
+        loop.close()
+
+
+def print_table(results: dict[str, dict[str, Samples]], names: list[str], opts: argparse.Namespace) -> None:
+    print(f"Python {sys.version.split()[0]}, n={opts.n}, median of {opts.rounds} rounds, "
+          "wall-clock ns/op; best peer = fastest of " + ", ".join(p for p in PEERS if p in names))
+    print("| workload | " + " | ".join(names) + " | best peer | goloop/best | goloop/uvloop | goloop/asyncio |")
+    print("|---" + "|---:" * (len(names) + 4) + "|")
+    for wname in WORKLOADS:
+        med = {ln: statistics.median(results[wname][ln]["ns"]) for ln in names
+               if results[wname][ln]["ns"]}
+        peers = [p for p in PEERS if p in med]
+        best = min(peers, key=med.__getitem__) if peers else None
+
+        def ratio(other: str | None) -> str:
+            if other is None or other not in med or "goloop" not in med:
+                return "—"
+            return f"{med['goloop'] / med[other]:.2f}"
+
+        cells = " | ".join(f"{med[ln]:.0f}" if ln in med else "failed" for ln in names)
+        print(f"| {wname} | {cells} | {best or '—'} | {ratio(best)} | {ratio('uvloop')} | {ratio('asyncio')} |")
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--loops", help="comma-separated subset of " + ",".join(LOOPS))
     ap.add_argument("--json", action="store_true", help="print every round as JSON")
+    ap.add_argument("--one", choices=WORKLOADS, metavar="WORKLOAD",
+                    help="run this workload once, n operations, under --loop (for callgrind)")
+    ap.add_argument("--loop", choices=LOOPS, help="the loop of --one")
     opts = ap.parse_args()
-    factories = loops()
-    results = measure(factories, opts.rounds, opts.n, keep_going=opts.json)
+    if opts.one:
+        if not opts.loop:
+            ap.error("--one needs --loop")
+        run_one(opts.one, opts.loop, opts.n)
+        return
+    wanted = tuple(opts.loops.split(",")) if opts.loops else LOOPS
+    unknown = set(wanted) - set(LOOPS)
+    if unknown:
+        ap.error(f"unknown loops {sorted(unknown)}; known: {','.join(LOOPS)}")
+    factories = loops(wanted)
+    results = measure(factories, opts.rounds, opts.n, keep_going=True)
     if opts.json:
         json.dump({"n": opts.n, "rounds": opts.rounds, "workloads": results}, sys.stdout)
         print()
         return
-    names = list(factories)
-    print(f"Python {sys.version.split()[0]}, n={opts.n}, median of {opts.rounds} rounds, ns/op")
-    header = "| workload | " + " | ".join(names) + " | goloop/asyncio | goloop/uvloop |"
-    print(header)
-    print("|" + "---|" * (len(names) + 3))
-    for wname in WORKLOADS:
-        med = {ln: statistics.median(results[wname][ln]["ns"]) for ln in names}
-        ratio_a = med["goloop"] / med["asyncio"]
-        ratio_u = med["goloop"] / med["uvloop"] if "uvloop" in med else float("nan")
-        cells = " | ".join(f"{med[ln]:.0f}" for ln in names)
-        print(f"| {wname} | {cells} | {ratio_a:.2f} | {ratio_u:.2f} |")
+    for wname, per_loop in results.items():
+        for lname, samples in per_loop.items():
+            for err in sorted(set(samples["errors"])):
+                print(f"{lname} {wname} failed: {err}", file=sys.stderr)
+    print_table(results, list(factories), opts)
 
 
 if __name__ == "__main__":

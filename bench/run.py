@@ -1,4 +1,5 @@
-"""goloop's benchmark suite: goloop, stdlib asyncio and uvloop in one run.
+"""goloop's benchmark suite: goloop, stdlib asyncio, uvloop, rloop, rsloop
+and zuvloop (those that install on this interpreter) in one run.
 
     python bench/run.py [--quick] [--rounds 5] [--out bench/results]
 
@@ -8,8 +9,11 @@ floor (bench/floor/echo_floor.c, a C epoll echo server), the HTTP server
 under wrk, the loop micro-workloads (bench/loop_micro.py) and the idle test,
 then writes results.md, chart.png and results.json into --out. Every round
 runs the loops one after the other on each row, the starting loop rotating
-from round to round; the tables show medians of the rounds. --quick is the
-developers' run (under 3 minutes); the full run takes about 15-20 minutes."""
+from round to round; the tables show medians of the rounds and goloop's
+ratios to the best peer of each row, to uvloop and to asyncio. --quick is
+the developers' run (about 3 minutes with six loops); the full run takes
+about 15 minutes. bench/callgrind.py is the instruction-count companion
+for the micro rows."""
 from __future__ import annotations
 
 import argparse
@@ -27,7 +31,7 @@ from harness import echo, idle, micro, wrk
 from harness.chart import draw
 from harness.env import BENCH, REPO, child_env, describe
 from harness.report import render
-from harness.results import LOOPS, Results
+from harness.results import LOOPS, PEERS, Results
 
 FULL_REQUESTS = {1024: 100_000, 10 * 1024: 75_000, 100 * 1024: 25_000}
 FLOOR_SOURCE = BENCH / "floor" / "echo_floor.c"
@@ -46,19 +50,36 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=BENCH / "results", help="output directory")
     ap.add_argument("--only", action="append", choices=STEPS, help="run only this step (repeatable)")
     ap.add_argument("--conns", type=int, default=10, help="echo client connections")
+    ap.add_argument("--loops", help="comma-separated subset of " + ",".join(LOOPS) + " (default: all)")
+    ap.add_argument("--no-install", action="store_true",
+                    help="do not try `pip install` for a missing peer loop")
+    ap.add_argument("--render", type=Path, metavar="DIR",
+                    help="measure nothing: draw DIR/results.md and chart.png again from DIR/results.json")
     ap.add_argument("--malloc", choices=("tuned", "default", "inherit"), default="tuned",
                     help="glibc malloc thresholds for every loop: tuned (the default), "
                          "glibc's defaults, or whatever MALLOC_* this shell has")
     return ap.parse_args()
 
 
-def ensure_uvloop(env: dict[str, str]) -> bool:
-    probe = [sys.executable, "-c", "import uvloop"]
-    if subprocess.run(probe, env=env, capture_output=True).returncode == 0:
-        return True
-    log("uvloop missing: pip install uvloop")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "uvloop"])
-    return subprocess.run(probe, env=env, capture_output=True).returncode == 0
+def ensure_peer(env: dict[str, str], name: str, install: bool) -> str | None:
+    """None if the peer loop makes a loop here, else why not (after one
+    `pip install` attempt when `install`)."""
+    probe = [sys.executable, "-c", f"import {name}; {name}.new_event_loop().close()"]
+    out = subprocess.run(probe, env=env, capture_output=True, text=True)
+    if out.returncode == 0:
+        return None
+    if install:
+        log(f"{name} missing: pip install {name}")
+        try:
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", name],
+                           capture_output=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            pass
+        out = subprocess.run(probe, env=env, capture_output=True, text=True)
+        if out.returncode == 0:
+            return None
+    last = (out.stderr.strip().splitlines() or ["?"])[-1]
+    return f"{name} not available on this interpreter ({last[:200]}): its column is empty"
 
 
 def ensure_goloop(env: dict[str, str]) -> str | None:
@@ -99,17 +120,38 @@ def build_floor(bindir: Path) -> Path | str:
     return target if out.returncode == 0 else f"C floor did not build: {out.stderr[-800:]}"
 
 
+def write_report(res: Results, out: Path) -> None:
+    command = res.config.get("command", "python bench/run.py")
+    (out / "results.md").write_text(render(res, command))
+    if ensure_matplotlib():
+        if not draw(res, out / "chart.png"):
+            log("no peer loop measured: chart.png not drawn (it shows every loop relative to the best peer)")
+    else:
+        log("matplotlib unavailable: chart.png not drawn")
+
+
 def main() -> None:
     opts = parse_args()
+    if opts.render:
+        write_report(Results.load(opts.render / "results.json"), opts.render)
+        log(f"drawn again from {opts.render / 'results.json'}")
+        return
     started = time.monotonic()
     rounds = opts.rounds or (3 if opts.quick else 5)
     steps = opts.only or list(STEPS)
     env = child_env(opts.malloc)
     res = Results()
-    loops = list(LOOPS)
-    if not ensure_uvloop(env):
-        loops.remove("uvloop")
-        res.skipped.append("uvloop could not be installed: its column is empty")
+    wanted = opts.loops.split(",") if opts.loops else list(LOOPS)
+    unknown = set(wanted) - set(LOOPS)
+    if unknown:
+        sys.exit(f"unknown loops {sorted(unknown)}; known: {','.join(LOOPS)}")
+    loops = [loop for loop in LOOPS if loop in wanted or loop == "goloop"]  # goloop always
+    for peer in PEERS:
+        if peer in loops:
+            why = ensure_peer(env, peer, not opts.no_install)
+            if why:
+                loops.remove(peer)
+                res.skipped.append(why)
     goloop_error = ensure_goloop(env)
     if goloop_error:
         sys.exit(f"goloop does not import; build it first "
@@ -126,6 +168,7 @@ def main() -> None:
         "wrk_threads": 2, "wrk_conns": 50, "wrk_seconds": 2 if opts.quick else 5,
         "micro_n": 30_000 if opts.quick else 200_000,
         "idle_seconds": 5 if opts.quick else 10,
+        "command": ("python bench/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])).strip(),
     }
     log(f"loops {loops}, {rounds} rounds, malloc {opts.malloc}: {res.env['settings']}")
 
@@ -159,7 +202,7 @@ def main() -> None:
                 wrk.run_round(wrk_cfg, order, env, res, log)
         if "micro" in steps:
             log("micro-workloads")
-            micro.run(rounds, res.config["micro_n"], env, res)
+            micro.run(loops, rounds, res.config["micro_n"], env, res)
         if "idle" in steps:
             log(f"idle test, {res.config['idle_seconds']} s")
             res.idle = idle.measure(loops, env, res.config["idle_seconds"], 2.0, res.notes)
@@ -167,12 +210,7 @@ def main() -> None:
     res.seconds = time.monotonic() - started
     opts.out.mkdir(parents=True, exist_ok=True)
     res.save(opts.out / "results.json")
-    command = "python bench/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    (opts.out / "results.md").write_text(render(res, command.strip()))
-    if ensure_matplotlib():
-        draw(res, opts.out / "chart.png")
-    else:
-        log("matplotlib unavailable: chart.png not drawn")
+    write_report(res, opts.out)
     log(f"done in {res.seconds / 60:.1f} min: {opts.out / 'results.md'}")
     for row, loop, err in res.failures():
         log(f"FAILED {row.group} / {row.name} / {loop}: {err[:300]}")

@@ -1,6 +1,6 @@
 """Benchmark servers: one event loop, one mode, one process.
 
-    python bench/servers.py --loop {asyncio,uvloop,goloop} \
+    python bench/servers.py --loop {asyncio,uvloop,rloop,rsloop,zuvloop,goloop} \
         --mode {sock,streams,protocol,buffered,http} [--port 0]
 
 Modes: `sock` echoes with loop.sock_accept/sock_recv/sock_sendall, `streams`
@@ -27,6 +27,8 @@ import sys
 import threading
 from typing import Callable, Mapping, cast
 
+from harness.loops import LOOPS, factory
+
 READ_SIZE = 256 * 1024  # the stdlib transports' own recv size
 HTTP_BODY = b"Hello, World!\n"
 HTTP_OK = (
@@ -35,28 +37,12 @@ HTTP_OK = (
 )
 HTTP_NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"
 
-Factory = Callable[[], asyncio.AbstractEventLoop]
-
-
-def loop_factory(name: str) -> Factory:
-    if name == "asyncio":
-        return asyncio.new_event_loop
-    if name == "uvloop":
-        import uvloop
-
-        return uvloop.new_event_loop
-    if name == "goloop":
-        import goloop
-
-        return goloop.new_event_loop
-    raise SystemExit(f"unknown loop {name!r}")
-
 
 class EchoProtocol(asyncio.Protocol):
     transport: asyncio.Transport
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        self.transport = cast(asyncio.Transport, transport)  # some loops' are no subclass
 
     def data_received(self, data: bytes) -> None:
         self.transport.write(data)
@@ -66,7 +52,7 @@ class EchoBufferedProtocol(asyncio.BufferedProtocol):
     transport: asyncio.Transport
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        self.transport = cast(asyncio.Transport, transport)  # some loops' are no subclass
         self.buffer = bytearray(READ_SIZE)
         self.view = memoryview(self.buffer)
 
@@ -84,7 +70,7 @@ class HttpProtocol(asyncio.Protocol):
     transport: asyncio.Transport
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        self.transport = cast(asyncio.Transport, transport)  # some loops' are no subclass
         self.pending = b""
 
     def data_received(self, data: bytes) -> None:
@@ -208,11 +194,11 @@ class Control:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--loop", required=True, choices=("asyncio", "uvloop", "goloop"))
+    ap.add_argument("--loop", required=True, choices=LOOPS)
     ap.add_argument("--mode", required=True, choices=("sock", "streams", "protocol", "buffered", "http"))
     ap.add_argument("--port", type=int, default=0)
     opts = ap.parse_args()
-    loop = loop_factory(opts.loop)()
+    loop = factory(opts.loop)()
     asyncio.set_event_loop(loop)
     control = Control(loop)
     port, close = loop.run_until_complete(start(loop, opts.mode, opts.port))

@@ -2,6 +2,7 @@
 a description of the machine and settings recorded next to the numbers."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -54,15 +55,52 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _package_version(env: dict[str, str], name: str) -> str:
-    code = f"import {name}; print(getattr({name}, '__version__', '?'), {name}.__file__)"
-    return _run([sys.executable, "-c", code], env=env)
+def loop_versions(env: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Every loop's version and file, as the processes under test import them."""
+    code = ("import json; from harness.loops import LOOPS, version; "
+            "print(json.dumps({name: version(name) for name in LOOPS}))")
+    out = _run([sys.executable, "-c", code], cwd=BENCH, env=env)
+    try:
+        found: dict[str, dict[str, str]] = json.loads(out)
+    except ValueError:
+        return {"error": {"version": "?", "file": out[-500:]}}
+    return found
+
+
+def _head_without_git(repo: Path) -> str:
+    """HEAD's commit read from the repository files (a chroot may have no git)."""
+    dotgit = repo / ".git"
+    gitdir = dotgit if dotgit.is_dir() else Path(dotgit.read_text().split("gitdir:", 1)[1].strip())
+    head = (gitdir / "HEAD").read_text().strip()
+    if not head.startswith("ref:"):
+        return head[:7]
+    ref = head[4:].strip()
+    common = gitdir / (gitdir / "commondir").read_text().strip() if (gitdir / "commondir").exists() else gitdir
+    for base in (gitdir, common):
+        if (base / ref).exists():
+            return (base / ref).read_text().strip()[:7]
+    for line in (common / "packed-refs").read_text().splitlines():
+        if line.endswith(" " + ref):
+            return line[:7]
+    raise OSError(f"{ref} not found")
+
+
+def goloop_commit() -> str:
+    """The commit of the goloop under test and whether its code differs from
+    it (the benchmark's own files, under bench/, and documents may)."""
+    if shutil.which("git") is None:
+        try:
+            return f"{_head_without_git(REPO)} (git missing: work tree not checked)"
+        except (OSError, IndexError) as exc:
+            return f"unknown ({exc})"
+    commit = _run(["git", "rev-parse", "--short", "HEAD"], REPO)
+    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench", ":!*.md"],
+                 REPO)
+    return commit + (" (goloop's files modified since)" if dirty else "")
 
 
 def describe(env: dict[str, str], malloc: str) -> dict[str, Any]:
     wrk = shutil.which("wrk")
-    commit = _run(["git", "rev-parse", "--short", "HEAD"], REPO)
-    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no"], REPO)
     return {
         "python": sys.version.split()[0],
         "python_executable": sys.executable,
@@ -74,9 +112,8 @@ def describe(env: dict[str, str], malloc: str) -> dict[str, Any]:
         "libc": " ".join(platform.libc_ver()),
         "malloc_mode": malloc,
         "settings": {k: v for k, v in env.items() if k.startswith(RECORDED_PREFIXES)},
-        "uvloop": _package_version(env, "uvloop"),
-        "goloop": _package_version(env, "goloop"),
-        "goloop_commit": commit + (" (work tree modified)" if dirty else ""),
+        "loops": loop_versions(env),
+        "goloop_commit": goloop_commit(),
         "go": _run(["go", "version"]),
         "gcc": _run(["gcc", "--version"]).partition("\n")[0],
         "wrk": _run([wrk, "--version"]).split(" Copyright")[0] if wrk else "missing",

@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-LOOPS = ("asyncio", "uvloop", "goloop")
+from .loops import LOOPS, PEERS
+
+__all__ = ["LOOPS", "PEERS", "Cell", "Row", "Results"]
 
 
 @dataclass
@@ -41,13 +43,25 @@ class Row:
     def cell(self, loop: str) -> Cell:
         return self.cells.setdefault(loop, Cell())
 
-    def ratio(self, metric: str, num: str, den: str) -> float | None:
-        a, b = self.cells.get(num), self.cells.get(den)
-        if a is None or b is None:
+    def median(self, metric: str, loop: str) -> float | None:
+        cell = self.cells.get(loop)
+        if cell is None:
             return None
-        x = a.median_ops() if metric == "ops" else a.median_cpu()
-        y = b.median_ops() if metric == "ops" else b.median_cpu()
+        return cell.median_ops() if metric == "ops" else cell.median_cpu()
+
+    def ratio(self, metric: str, num: str, den: str) -> float | None:
+        x, y = self.median(metric, num), self.median(metric, den)
         return x / y if x is not None and y else None
+
+    def best_peer(self, metric: str) -> str | None:
+        """The peer (PEERS) with the lowest CPU per operation, or the highest
+        throughput, on this row; None when no peer has a number."""
+        measured = [(value, peer) for peer in PEERS
+                    if (value := self.median(metric, peer)) is not None]
+        if not measured:
+            return None
+        pick = max if metric == "ops" else min
+        return pick(measured)[1]
 
 
 @dataclass
@@ -74,3 +88,12 @@ class Results:
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "Results":
+        """A saved run, to draw its report again without measuring."""
+        data = json.loads(path.read_text())
+        rows = [Row(r["group"], r["name"], r["cpu_unit"],
+                    {loop: Cell(**cell) for loop, cell in r["cells"].items()})
+                for r in data.pop("rows")]
+        return cls(rows=rows, **data)
