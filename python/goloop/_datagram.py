@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import os
 import socket
-import stat
 import sys
 import warnings
 from asyncio import trsock

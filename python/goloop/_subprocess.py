@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 from asyncio import base_events, base_subprocess
-from typing import Any, Optional
+from typing import Any
 
 
 class SubprocessTransport(base_subprocess.BaseSubprocessTransport):
