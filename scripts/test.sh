@@ -75,6 +75,22 @@ for v in $versions; do
     uv_lines="$uv_lines$v: $(grep -E '^uvloop-suite: ' "$log" | tail -1)"$'\n'
   fi
 done
+# ---- frameworks' own suites on goloop (tests/ecosystem) --------------------
+#   GOLOOP_ECOSYSTEM=1   anyio, uvicorn and httpx's suites on asyncio and on
+#                        goloop, once, on Python 3.13 (.ci/run sets it; needs
+#                        PyPI). GOLOOP_ECOSYSTEM_ARGS: its options
+#                        (default: --blockbuster on).
+if [ "${GOLOOP_ECOSYSTEM:-0}" != 0 ]; then
+  eco_v=$(printf '%s\n' $versions | grep -E '^3\.13(\.|$)' | tail -1)
+  [ -n "$eco_v" ] || eco_v=$(printf '%s\n' $versions | tail -1)
+  echo "=== frameworks' suites on goloop (tests/ecosystem), Python $eco_v"
+  # shellcheck disable=SC2086
+  if ! py "$eco_v" -m tests.ecosystem ${GOLOOP_ECOSYSTEM_ARGS:---blockbuster on}; then
+    echo "FAILED: frameworks' suites on goloop (tests/ecosystem)"; failed=1
+  fi
+fi
+# ---- end of tests/ecosystem ---------------------------------------------------
+
 echo "pytest on: $versions"
 echo "total: $total_passed passed, $total_failed failed"
 [ -n "$uv_lines" ] && printf "uvloop's asyncio twins on goloop:\n%s" "$uv_lines"
