@@ -11,7 +11,8 @@
  * Module functions (private to goloop):
  *   _sendfile(out_fd, in_fd, offset, count) -> int
  *       sends up to count bytes of in_fd from offset: until count is sent,
- *       the file ends (0 = nothing left), or the socket is full. Raises
+ *       the file ends (0 = nothing left), or the socket is full (a short
+ *       send: the next call would only meet EAGAIN). Raises
  *       BlockingIOError only when nothing at all could be sent, and the
  *       OSError of a failure before the first byte (after it, the bytes
  *       sent are returned: the next call meets the error again).
@@ -77,6 +78,8 @@ fs_sendfile(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
         ssize_t n = sendfile(out_fd, in_fd, &pos, (size_t)want);
         if (n > 0) {
             sent += n;
+            if (n < want)
+                break;          /* the socket is full (or the file ended) */
             continue;
         }
         if (n == 0)
