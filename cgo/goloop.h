@@ -280,6 +280,11 @@ int goloop_sockcall_init(PyObject *module);
 PyObject *goloop_sock_call(GoloopCore *core, int kind, PyObject *const *args, Py_ssize_t nargs);
 PyObject *goloop_set_sock_methods(PyObject *m, PyObject *args);
 
+/* ---- sendfile(2), stat/unlink of socket paths (fsops.c) ------------ */
+
+/* Adds _sendfile, _path_stat, _path_unlink to the module; 0 or -1. */
+int goloop_fsops_init(PyObject *module);
+
 /* ---- loop.create_task (tasks.c) ------------------------------------ */
 
 int goloop_tasks_init(void);

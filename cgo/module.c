@@ -116,7 +116,8 @@ PyInit__goloop(void)
     if (goloop_handle_types_init(m) < 0 || goloop_sockfd_init() < 0 ||
         goloop_stream_type_init(m) < 0 ||
         goloop_sockops_init(m) < 0 || goloop_tasks_init() < 0 ||
-        goloop_streamreader_init() < 0 || goloop_sockcall_init(m) < 0) {
+        goloop_streamreader_init() < 0 || goloop_sockcall_init(m) < 0 ||
+        goloop_fsops_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

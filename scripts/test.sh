@@ -150,6 +150,23 @@ if [ -n "$sid_versions" ]; then
   fi
 fi
 
+# ---- frameworks' own suites on goloop (tests/ecosystem) --------------------
+#   GOLOOP_ECOSYSTEM=1   anyio, uvicorn and httpx's suites on asyncio and on
+#                        goloop, once, on Python 3.13 (.ci/run sets it; needs
+#                        PyPI). GOLOOP_ECOSYSTEM_ARGS: its options
+#                        (default: --blockbuster on).
+if [ "${GOLOOP_ECOSYSTEM:-0}" != 0 ] && [ -z "${GOLOOP_IN_SID:-}" ] && [ "$versions" != none ]; then
+  eco_v=$(printf '%s\n' $versions | grep -E '^3\.13(\.|$)' | tail -1)
+  [ -n "$eco_v" ] || eco_v=$(printf '%s\n' $versions | tail -1)
+  echo "=== frameworks' suites on goloop (tests/ecosystem), Python $eco_v"
+  # shellcheck disable=SC2086
+  if ! py "$eco_v" -m tests.ecosystem ${GOLOOP_ECOSYSTEM_ARGS:---blockbuster on}; then
+    echo "FAILED: frameworks' suites on goloop (tests/ecosystem)"; failed=1
+  fi
+fi
+# ---- end of tests/ecosystem ---------------------------------------------------
+
+
 shown=${versions/none/}
 echo "pytest on: ${shown# }${sid_note}"
 echo "total: $total_passed passed, $total_failed failed"

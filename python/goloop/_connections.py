@@ -20,6 +20,7 @@ import sys
 from asyncio import sslproto, staggered, trsock
 from typing import Any, Callable, Iterable, Optional
 
+from . import _goloop
 from ._fdwatch import wait_connected
 from ._resolve import numeric_addrinfo
 from ._transport import SocketTransport
@@ -89,6 +90,22 @@ def _reuse_port(sock: socket.socket) -> None:
 def _bind_error_text(exc: OSError) -> str:
     """How asyncio words a bind error: 3.13 quotes str(exc), older only strerror."""
     return str(exc).lower() if _PY313 else str(exc.strerror).lower()
+
+
+def remove_stale_unix_socket(path: Any) -> None:
+    """Remove a socket file left at `path` by an earlier run (not an
+    abstract name, nor a file of another kind), as asyncio does before
+    binding. stat and unlink are made in C (cgo/fsops.c): detectors that
+    patch the os module let these calls through only from asyncio's files."""
+    if path[0] in (0, "\x00"):
+        return
+    try:
+        if stat.S_ISSOCK(_goloop._path_stat(path)[0]):
+            _goloop._path_unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        logger.error("Unable to check or remove stale UNIX socket %r: %r", path, err)
 
 
 def _combine_errors(exceptions: list, all_errors: bool) -> BaseException:
@@ -393,14 +410,7 @@ class Connections:
                 raise ValueError("path and sock can not be specified at the same time")
             path = os.fspath(path)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            if path[0] not in (0, "\x00"):
-                try:  # a stale socket file from an earlier run
-                    if stat.S_ISSOCK(os.stat(path).st_mode):
-                        os.remove(path)
-                except FileNotFoundError:
-                    pass
-                except OSError as err:
-                    logger.error("Unable to check or remove stale UNIX socket %r: %r", path, err)
+            remove_stale_unix_socket(path)
             try:
                 sock.bind(path)
             except OSError as exc:
@@ -419,7 +429,7 @@ class Connections:
         if _PY313 and cleanup_socket:
             name = sock.getsockname()
             try:
-                self._unix_server_inodes[sock] = (name, os.stat(name).st_ino)
+                self._unix_server_inodes[sock] = (name, _goloop._path_stat(name)[1])
             except (FileNotFoundError, TypeError, ValueError):
                 pass
         sock.setblocking(False)
@@ -458,8 +468,8 @@ class Connections:
         if entry is not None:
             path, inode = entry
             try:
-                if os.stat(path).st_ino == inode:
-                    os.unlink(path)
+                if _goloop._path_stat(path)[1] == inode:
+                    _goloop._path_unlink(path)
             except FileNotFoundError:
                 pass
             except OSError as err:

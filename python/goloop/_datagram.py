@@ -6,15 +6,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import os
 import socket
-import stat
 import sys
 import warnings
 from asyncio import trsock
 from typing import Any, Optional
 
-from ._connections import _reuse_port
+from ._connections import _reuse_port, remove_stale_unix_socket
 from ._fdwatch import FdWatching, set_result_unless_cancelled, wait_connected
 
 logger = logging.getLogger("asyncio")
@@ -318,14 +316,8 @@ class Datagrams:
             for addr in (local_addr, remote_addr):
                 if addr is not None and not isinstance(addr, str):
                     raise TypeError("string is expected")
-            if local_addr and local_addr[0] not in (0, "\x00"):
-                try:
-                    if stat.S_ISSOCK(os.stat(local_addr).st_mode):
-                        os.remove(local_addr)
-                except FileNotFoundError:
-                    pass
-                except OSError as err:
-                    logger.error("Unable to check or remove stale UNIX socket %r: %r", local_addr, err)
+            if local_addr:
+                remove_stale_unix_socket(local_addr)
             return [((family, proto), (local_addr, remote_addr))]
         by_key: dict = {}
         for idx, addr in ((0, local_addr), (1, remote_addr)):

