@@ -40,6 +40,16 @@ def _checkout_files() -> list[str]:
     return sorted({p for p in out.decode().split("\0") if p and (ROOT / p).is_file()})
 
 
+def _setuptools_version() -> tuple[int, ...]:
+    """The installed setuptools' version (pyproject.toml's minimum is 77)."""
+    try:
+        from importlib.metadata import version
+
+        return tuple(int(x) for x in version("setuptools").split(".")[:2])
+    except Exception:  # not installed, or an unusual version string
+        return ()
+
+
 def _build_sdist(files: list[str], tmp: Path) -> Path:
     """The sdist of a clean copy of the checkout's files: what CI or a
     fresh clone builds (a stale egg-info in the tree would add files)."""
@@ -51,7 +61,7 @@ def _build_sdist(files: list[str], tmp: Path) -> Path:
         shutil.copy2(ROOT / p, src / p)
     outdir = tmp / "dist"
     cmd = [sys.executable, "-m", "build", "--sdist", "--outdir", str(outdir)]
-    if importlib.util.find_spec("setuptools") is not None:
+    if _setuptools_version() >= (77,):
         cmd.append("--no-isolation")  # offline and quicker; CI also builds isolated
     subprocess.run(cmd, cwd=src, check=True, capture_output=True, timeout=300)
     (sdist,) = outdir.glob("goloop-*.tar.gz")
