@@ -126,8 +126,10 @@ class GoBuildExt(build_ext):
         env["CGO_ENABLED"] = "1"
         env["CGO_CFLAGS"] = f"-I{include} -O2 " + env.get("GOLOOP_CFLAGS", "")
         # Python's symbols are resolved by the interpreter that loads us;
-        # check_symbols below verifies that it can.
-        env["CGO_LDFLAGS"] = "-Wl,--unresolved-symbols=ignore-all"
+        # check_symbols below verifies that it can. libm: newer gcc calls
+        # ceil() where gcc 12 inlines it; linked only when used (as-needed)
+        # rather than borrowed from whatever the interpreter loaded.
+        env["CGO_LDFLAGS"] = "-Wl,--unresolved-symbols=ignore-all -Wl,--as-needed -lm"
         # -w: no DWARF, but the symbol table stays, so a core dump, gdb or
         # perf names every C and Go function (README, "Install"); Go's own
         # tracebacks need neither. GOLOOP_KEEP_SYMBOLS=1 keeps the DWARF

@@ -69,23 +69,27 @@ wheel_for() {
   local w="$work/$(basename "$py")-$$-$RANDOM"
   mkdir -p "$w/raw" "$w/fixed"
   say "=== $("$py" -c 'import platform, sys; print(platform.python_implementation(), platform.python_version(), sys.executable)')"
-  "$py" -m venv "$w/buildenv"
-  "$w/buildenv/bin/pip" wheel -q --disable-pip-version-check --no-deps -w "$w/raw" "$sdist"
+  "$py" -m venv "$w/buildenv" || return 1
+  "$w/buildenv/bin/pip" wheel -q --disable-pip-version-check --no-deps -w "$w/raw" "$sdist" \
+    || { say "FAILED: building the wheel with $py"; return 1; }
   PATH="$work/tools/bin:$PATH" "$work/tools/bin/auditwheel" repair -w "$w/fixed" "$w/raw"/goloop-*.whl >"$w/repair.log" 2>&1 \
     || { cat "$w/repair.log"; say "FAILED: auditwheel repair"; return 1; }
-  name=$(cd "$w/fixed" && ls goloop-*.whl)
-  "$work/tools/bin/auditwheel" show "$w/fixed/$name" | tee "$w/show.log" | sed 's/^/  /'
+  name=$(cd "$w/fixed" && ls goloop-*.whl) || return 1
+  "$work/tools/bin/auditwheel" show "$w/fixed/$name" | sed 's/^/  /'
+  [ "${PIPESTATUS[0]}" = 0 ] || { say "FAILED: auditwheel show"; return 1; }
   # The extension itself: only glibc, and nothing grafted next to it.
   mkdir "$w/unz"
-  "$work/tools/bin/python" -m zipfile -e "$w/fixed/$name" "$w/unz"
+  "$work/tools/bin/python" -m zipfile -e "$w/fixed/$name" "$w/unz" || return 1
   if ls -d "$w/unz"/*.libs >/dev/null 2>&1; then say "FAILED: auditwheel grafted libraries: $(ls "$w/unz"/*.libs)"; return 1; fi
-  so=$(ls "$w/unz"/goloop/_goloop*.so)
+  so=$(ls "$w/unz"/goloop/_goloop*.so) || return 1
   needed=$(readelf -d "$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
-  bad=$(echo "$needed" | tr ' ' '\n' | grep -vE '^(|libc\.so\.6|libpthread\.so\.0|libdl\.so\.2|ld-linux-x86-64\.so\.2)$' || true)
+  [ -n "$needed" ] || { say "FAILED: no NEEDED entries read from $so"; return 1; }
+  # glibc's own libraries only (libm: a newer gcc calls ceil()).
+  bad=$(echo "$needed" | tr ' ' '\n' | grep -vE '^(|libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|ld-linux-x86-64\.so\.2)$' || true)
   [ -z "$bad" ] || { say "FAILED: $name needs more than glibc: $bad"; return 1; }
   readelf -S "$so" | grep -q '\.symtab' || { say "FAILED: $name has no symbol table"; return 1; }
   # A fresh venv and a PATH without go: the wheel alone must do.
-  "$py" -m venv "$w/venv"
+  "$py" -m venv "$w/venv" || return 1
   local np; np=$(nogo_path)
   if PATH="$np" bash -c 'command -v go' >/dev/null 2>&1; then say "FAILED: could not take go off PATH"; return 1; fi
   (cd "$w" && env PATH="$w/venv/bin:$np" bash -c '
@@ -96,7 +100,7 @@ wheel_for() {
       grep -q "^running on goloop" demo.log
       python "$2/scripts/smoke_test.py"' _ "$w/fixed/$name" "$ROOT") \
     || { say "FAILED: $name in a fresh venv without go"; return 1; }
-  cp "$w/fixed/$name" "$out/"
+  cp "$w/fixed/$name" "$out/" || return 1
   size=$(stat -c %s "$out/$name")
   tag=${name#goloop-*-}; tag=${tag%.whl}
   say "wheel $name  tag $tag  size $size bytes ($((size / 1024)) KiB)  .so NEEDED: ${needed% }"
