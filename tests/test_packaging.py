@@ -7,7 +7,7 @@ GOLOOP_PACKAGING_REQUIRED=1 (scripts/package-check.sh, run by CI)."""
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -43,9 +43,7 @@ def _checkout_files() -> list[str]:
 def _setuptools_version() -> tuple[int, ...]:
     """The installed setuptools' version (pyproject.toml's minimum is 77)."""
     try:
-        from importlib.metadata import version
-
-        return tuple(int(x) for x in version("setuptools").split(".")[:2])
+        return tuple(int(x) for x in importlib.metadata.version("setuptools").split(".")[:2])
     except Exception:  # not installed, or an unusual version string
         return ()
 
@@ -53,7 +51,9 @@ def _setuptools_version() -> tuple[int, ...]:
 def _build_sdist(files: list[str], tmp: Path) -> Path:
     """The sdist of a clean copy of the checkout's files: what CI or a
     fresh clone builds (a stale egg-info in the tree would add files)."""
-    if importlib.util.find_spec("build") is None:
+    try:  # the distribution, not a `build/` directory of the checkout
+        importlib.metadata.version("build")
+    except importlib.metadata.PackageNotFoundError:
         _unavailable("the `build` package is not installed")
     src = tmp / "src"
     for p in files:
