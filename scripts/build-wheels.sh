@@ -141,6 +141,6 @@ if [ ${#sid[@]} -gt 0 ]; then
     || failed=1
 fi
 if [ -f "$work/summary" ]; then
-  say "built:"; column -t "$work/summary" | sed 's/^/  /'
+  say "built (name tag bytes):"; sed "s/^/  /" "$work/summary"
 fi
 exit $failed
