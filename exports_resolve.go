@@ -1,7 +1,7 @@
 package main
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/cgo -I/usr/include/python3.11
+#cgo CFLAGS: -I${SRCDIR}/pyext -I/usr/include/python3.11
 #include "goloop.h"
 */
 import "C"

@@ -1,13 +1,13 @@
 // Command goloop is built with -buildmode=c-shared into the CPython
 // extension module goloop/_goloop<EXT_SUFFIX>. This file holds the Go
-// functions the C layer (cgo/*.c) calls. Each one runs on the calling
+// functions the C layer (pyext/*.c) calls. Each one runs on the calling
 // Python thread with the GIL held, recovers any panic into a Python
 // RuntimeError (an unrecovered panic would abort the interpreter), and
 // reports errors by setting a Python exception.
 package main
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/cgo -I/usr/include/python3.11
+#cgo CFLAGS: -I${SRCDIR}/pyext -I/usr/include/python3.11
 #include "goloop.h"
 */
 import "C"
@@ -18,8 +18,8 @@ import (
 	"syscall"
 	"unsafe"
 
-	"goloop/cgo"
 	"goloop/loop"
+	"goloop/pyext"
 )
 
 func main() {}
@@ -29,19 +29,19 @@ func raise(err error) {
 	var errno syscall.Errno
 	switch {
 	case errors.Is(err, loop.ErrPython):
-		if !cgo.ErrOccurred() {
-			cgo.SetError(cgo.RuntimeError, "goloop: exception lost")
+		if !pyext.ErrOccurred() {
+			pyext.SetError(pyext.RuntimeError, "goloop: exception lost")
 		}
 	case errors.As(err, &errno):
-		cgo.SetErrno(int(errno))
+		pyext.SetErrno(int(errno))
 	default:
-		cgo.SetError(cgo.RuntimeError, err.Error())
+		pyext.SetError(pyext.RuntimeError, err.Error())
 	}
 }
 
 // recovered turns a panic into a Python RuntimeError.
 func recovered(r any) {
-	cgo.SetError(cgo.RuntimeError, fmt.Sprintf("goloop internal error: %v", r))
+	pyext.SetError(pyext.RuntimeError, fmt.Sprintf("goloop internal error: %v", r))
 }
 
 // The deferred guards of the exported functions (recover works because
@@ -68,12 +68,12 @@ func recoverVoid() {
 	}
 }
 
-func core(p *C.GoloopCore) cgo.Core { return cgo.CoreFrom(unsafe.Pointer(p)) }
+func core(p *C.GoloopCore) pyext.Core { return pyext.CoreFrom(unsafe.Pointer(p)) }
 
 func engine(p *C.GoloopCore) (*loop.Engine, bool) {
 	e := loop.Lookup(core(p))
 	if e == nil {
-		cgo.SetError(cgo.RuntimeError, "Event loop is closed")
+		pyext.SetError(pyext.RuntimeError, "Event loop is closed")
 		return nil, false
 	}
 	return e, true

@@ -2,7 +2,7 @@
 // poller and wake-up fds, runs the blocking work that needs goroutines (DNS
 // lookups, on a bounded pool of threads) and hands their results back to
 // the loop thread. The iteration itself -- waiting in epoll, dispatching
-// ready fds and due timers, running callbacks -- is C (cgo/run.c), where it
+// ready fds and due timers, running callbacks -- is C (pyext/run.c), where it
 // needs no cgo crossing per event. An Engine is used on the thread that
 // owns its loop, with the GIL held, except where a comment says otherwise.
 package loop
@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"goloop/cgo"
+	"goloop/pyext"
 )
 
 // ErrPython means a Python exception is already set; return it as is.
@@ -21,7 +21,7 @@ var ErrPython = errors.New("python exception set")
 
 // Engine is the Go half of one event loop.
 type Engine struct {
-	core   cgo.Core
+	core   pyext.Core
 	epfd   int
 	wakeFD int // eventfd: call_soon_threadsafe and finished jobs wake the wait
 	sigR   int // signal wake-up pipe (Python writes signal numbers)
@@ -37,7 +37,7 @@ var (
 )
 
 // New creates the engine of a new loop and records its id in core.
-func New(core cgo.Core) (*Engine, error) {
+func New(core pyext.Core) (*Engine, error) {
 	e := &Engine{core: core, epfd: -1, wakeFD: -1, sigR: -1, sigW: -1,
 		jobs: map[*job]struct{}{}}
 	var err error
@@ -66,7 +66,7 @@ func New(core cgo.Core) (*Engine, error) {
 }
 
 // Lookup finds the engine of a core; nil once closed.
-func Lookup(core cgo.Core) *Engine {
+func Lookup(core pyext.Core) *Engine {
 	id := core.ID()
 	if id == 0 {
 		return nil

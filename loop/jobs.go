@@ -4,7 +4,7 @@ import (
 	"sync"
 	"unsafe"
 
-	"goloop/cgo"
+	"goloop/pyext"
 )
 
 // A job is blocking work (a DNS lookup) done on a goroutine, whose result
@@ -37,7 +37,7 @@ var jobSlots = make(chan struct{}, maxBlockingJobs)
 // start runs work on a goroutine; fut is kept alive until the job settles
 // it or the loop closes.
 func (e *Engine) start(fut unsafe.Pointer, j *job, work func()) {
-	cgo.IncRefObj(fut)
+	pyext.IncRefObj(fut)
 	j.fut = fut
 	e.jobs[j] = struct{}{}
 	go func() {
@@ -90,7 +90,7 @@ func (e *Engine) RunCompletions() error {
 	for i, j := range done {
 		delete(e.jobs, j)
 		ok := j.complete()
-		cgo.DecRefObj(j.fut)
+		pyext.DecRefObj(j.fut)
 		if !ok {
 			// Keep the rest for the next iteration; surface this error.
 			q.mu.Lock()
@@ -118,7 +118,7 @@ func (e *Engine) closeJobs() {
 		j.discard()
 	}
 	for j := range e.jobs {
-		cgo.DecRefObj(j.fut)
+		pyext.DecRefObj(j.fut)
 	}
 	e.jobs = nil
 }

@@ -2,7 +2,7 @@
 // its C extension types (Handle, TimerHandle, LoopCore in *.c). It is the
 // only Go package whose C code includes Python.h. Every function here must
 // be called on a thread that holds the GIL unless its comment says otherwise.
-package cgo
+package pyext
 
 /*
 #cgo CFLAGS: -Werror=implicit-function-declaration -Wall -Wno-unused-function
