@@ -18,6 +18,10 @@ import "C"
 import (
 	"sync/atomic"
 	"unsafe"
+
+	// stream.c includes transports/stream_io.h: the import makes Go
+	// rebuild this package whenever that header changes.
+	_ "goloop/transports"
 )
 
 // Core is the C LoopCore object of one loop (C memory, owned by Python).
