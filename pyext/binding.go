@@ -19,8 +19,11 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	// stream.c includes transports/stream_io.h: the import makes Go
-	// rebuild this package whenever that header changes.
+	// stream.c and goloop.h include these packages' headers
+	// (transports/stream_io.h, loop/timerheap/timer_heap.h): the imports
+	// make Go rebuild this package whenever one of them changes (Go
+	// tracks a package's own files, not the headers it includes).
+	_ "goloop/loop/timerheap"
 	_ "goloop/transports"
 )
 
