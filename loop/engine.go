@@ -1,12 +1,14 @@
-// Package loop is the Go half of goloop's engine: each loop's epoll poller,
-// its wake-up eventfd and signal wake-up pipe, the registry that maps a C
-// LoopCore to its Engine, and the per-loop services other packages attach
-// (policy's resolver) which the engine closes and lets the GC traverse.
-// The iteration itself -- waiting in epoll, dispatching ready fds and due
-// timers, running callbacks -- is C (pyext/run.c, timers.c, watchers.c),
-// where it needs no cgo crossing per event: see the README, "How a
-// callback runs". An Engine is used on the thread that owns its loop, with
-// the GIL held, except where a comment says otherwise.
+// Package loop is the Go half of goloop's engine: it creates each loop's
+// epoll fd, wake-up eventfd and signal wake-up pipe, keeps the registry
+// that maps a C LoopCore to its Engine, and holds the per-loop services
+// other packages attach (policy's resolver), which the engine closes and
+// lets the GC traverse. The iteration itself -- waiting in epoll,
+// dispatching ready fds and due timers, running callbacks -- is C that
+// runs Python callbacks (pyext/run.c, timers.c, watchers.c), so it needs no
+// cgo crossing per event; the timer heap's ordering is plain C in
+// loop/timerheap. See the README, "How a callback runs". An Engine is used
+// on the thread that owns its loop, with the GIL held, except where a
+// comment says otherwise.
 package loop
 
 import (

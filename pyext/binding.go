@@ -1,7 +1,12 @@
-// Package cgo is goloop's typed binding to the CPython C API and the home of
-// its C extension types (Handle, TimerHandle, LoopCore in *.c). It is the
-// only Go package whose C code includes Python.h. Every function here must
-// be called on a thread that holds the GIL unless its comment says otherwise.
+// Package pyext is the CPython extension: every piece of goloop that
+// includes Python.h, and only those. Its C files are the extension types
+// (Handle, TimerHandle, LoopCore, the stream transport's Python face) and
+// the engine's C core that runs Python callbacks and owns their
+// references: the iteration (run.c), the timer heap (timers.c), the
+// fd-watcher table (watchers.c). Its Go files are the typed binding that
+// the other Go packages use to reach Python (binding.go, resolve.go).
+// Every Go function here must be called on a thread that holds the GIL
+// unless its comment says otherwise.
 package pyext
 
 /*

@@ -1,7 +1,8 @@
 /* Shared declarations of goloop's C layer: the extension types (Handle,
  * TimerHandle, LoopCore), the helpers Go calls through cgo, and the Go
- * functions (exported from package main) that C calls. This is the only
- * header that includes Python.h. */
+ * functions (exported from package main, exports_*.go) that C calls.
+ * Every file of pyext/ includes it; no C outside pyext/ includes Python.h
+ * (transports/ and loop/timerheap/ are plain C that this layer includes). */
 #ifndef GOLOOP_H
 #define GOLOOP_H
 
