@@ -42,8 +42,8 @@ goloop_timer_push(GoloopCore *core, PyObject *h)
         core->timers = nt;
         core->timers_cap = cap;
     }
-    HDATA(h)->scheduled = 1;
     timer_push(core->timers, &core->ntimers, HDATA(h)->when, ++core->timer_seq, h);
+    HDATA(h)->scheduled = 1;
     return 0;
 }
 
