@@ -1,19 +1,24 @@
-// Package loop is the Go half of goloop's engine: it makes each loop's
-// poller and wake-up fds, runs the blocking work that needs goroutines (DNS
-// lookups, on a bounded pool of threads) and hands their results back to
-// the loop thread. The iteration itself -- waiting in epoll, dispatching
-// ready fds and due timers, running callbacks -- is C (cgo/run.c), where it
-// needs no cgo crossing per event. An Engine is used on the thread that
-// owns its loop, with the GIL held, except where a comment says otherwise.
+// Package loop is the Go half of goloop's engine: it creates each loop's
+// epoll fd, wake-up eventfd and signal wake-up pipe, keeps the registry
+// that maps a C LoopCore to its Engine, and holds the per-loop services
+// other packages attach (policy's resolver), which the engine closes and
+// lets the GC traverse. The iteration itself -- waiting in epoll,
+// dispatching ready fds and due timers, running callbacks -- is C that
+// runs Python callbacks (pyext/run.c, timers.c, watchers.c), so it needs no
+// cgo crossing per event; the timer heap's ordering is plain C in
+// loop/timerheap. See the README, "How a callback runs". An Engine is used
+// on the thread that owns its loop, with the GIL held, except where a
+// comment says otherwise.
 package loop
 
 import (
 	"errors"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
-	"goloop/cgo"
+	"goloop/pyext"
 )
 
 // ErrPython means a Python exception is already set; return it as is.
@@ -21,13 +26,24 @@ var ErrPython = errors.New("python exception set")
 
 // Engine is the Go half of one event loop.
 type Engine struct {
-	core   cgo.Core
+	core   pyext.Core
 	epfd   int
 	wakeFD int // eventfd: call_soon_threadsafe and finished jobs wake the wait
 	sigR   int // signal wake-up pipe (Python writes signal numbers)
 	sigW   int
-	jobs   map[*job]struct{} // started, not yet settled (loop thread)
-	jobq   jobQueue
+	// services attached by other packages, closed (in order) before the
+	// fds, so no goroutine of theirs can write to a closed wake-up fd.
+	services []Service
+}
+
+// A Service is per-loop state that lives in another package (policy's
+// DNS resolver) but dies with the loop and may hold Python references.
+type Service interface {
+	// Close releases what the service holds; GIL held, loop thread.
+	Close()
+	// Traverse hands visit each Python object the service holds a
+	// reference to (LoopCore's tp_traverse), stopping at a non-zero.
+	Traverse(visit func(unsafe.Pointer) int) int
 }
 
 var (
@@ -37,9 +53,8 @@ var (
 )
 
 // New creates the engine of a new loop and records its id in core.
-func New(core cgo.Core) (*Engine, error) {
-	e := &Engine{core: core, epfd: -1, wakeFD: -1, sigR: -1, sigW: -1,
-		jobs: map[*job]struct{}{}}
+func New(core pyext.Core) (*Engine, error) {
+	e := &Engine{core: core, epfd: -1, wakeFD: -1, sigR: -1, sigW: -1}
 	var err error
 	if e.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil, err
@@ -66,7 +81,7 @@ func New(core cgo.Core) (*Engine, error) {
 }
 
 // Lookup finds the engine of a core; nil once closed.
-func Lookup(core cgo.Core) *Engine {
+func Lookup(core pyext.Core) *Engine {
 	id := core.ID()
 	if id == 0 {
 		return nil
@@ -99,13 +114,32 @@ func (e *Engine) closeFDs() {
 	}
 }
 
-// Close abandons the jobs in flight and closes the engine's fds (the
-// timers and fd watchers are C's, which drops them). It needs the GIL (it
-// releases Python references).
+// Core is the C LoopCore of the engine's loop.
+func (e *Engine) Core() pyext.Core { return e.core }
+
+// Attach adds a per-loop service (loop thread, GIL held).
+func (e *Engine) Attach(s Service) { e.services = append(e.services, s) }
+
+// Services returns the attached services, in the order of attachment.
+func (e *Engine) Services() []Service { return e.services }
+
+// Wake makes the loop's wait in epoll return (any thread). The caller
+// must know the engine is not closed yet: a service calls it under the
+// lock that its own Close takes, and Close runs before closeFDs.
+func (e *Engine) Wake() { rawWrite(e.wakeFD, one[:]) }
+
+var one = [8]byte{1}
+
+// Close closes the attached services (DNS lookups in flight are
+// abandoned) and the engine's fds (the timers and fd watchers are C's,
+// which drops them). It needs the GIL (it releases Python references).
 func (e *Engine) Close() {
 	unregister(e.core.ID())
 	e.core.SetID(0)
 	e.core.SetFDs(-1, -1, -1, -1)
-	e.closeJobs()
+	for _, s := range e.services {
+		s.Close()
+	}
+	e.services = nil
 	e.closeFDs()
 }

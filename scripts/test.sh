@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# goloop's test command (the README's, and what CI runs): for each CPython
+# goloop's test command (the README's, and what CI runs): the Go unit tests
+# of the C state machines (transports/, loop/timerheap/); then for each CPython
 # 3.10-3.13 found (pyenv versions, else the python3 on PATH), install goloop
 # from this checkout, run the pytest suite, then CPython's own asyncio tests
 # against goloop with the committed baseline as a ratchet, then the asyncio
@@ -72,6 +73,14 @@ total_failed=0
 uv_lines=""
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# The I/O and timer state machines in plain C, tested without an
+# interpreter (transports/, loop/timerheap/: no Python.h needed).
+if [ -z "$in_sid" ]; then
+  echo "=== go test ./transports/ ./loop/timerheap/"
+  if ! CGO_ENABLED=1 go test -count=1 ./transports/ ./loop/timerheap/; then
+    echo "FAILED: go test"; failed=1
+  fi
+fi
 for v in $versions; do
   [ "$v" = none ] && continue
   echo "=== goloop on Python $v${in_sid:+ (Debian sid chroot)}"

@@ -4,7 +4,7 @@ made on a thread running an event loop unless the stack holds an allowed
 frame: asyncio's own files, for the calls asyncio itself makes there.
 
 goloop makes those calls natively (sendfile(2), stat/unlink of a Unix
-socket path: cgo/fsops.c) or inside asyncio's own methods (the spawn's
+socket path: pyext/fsops.c) or inside asyncio's own methods (the spawn's
 error-pipe read in subprocess_exec/subprocess_shell, the thread join of
 shutdown_default_executor), so a detector sees nothing from goloop's files.
 

@@ -1,4 +1,4 @@
-"""loop.create_task at the edges of goloop's C fast path (cgo/tasks.c):
+"""loop.create_task at the edges of goloop's C fast path (pyext/tasks.c):
 every case runs against asyncio too, so both paths must match it."""
 
 import asyncio

@@ -1,5 +1,5 @@
 """loop.sock_recv, sock_recv_into and sock_sendall through goloop's C fast
-path (cgo/sockops.c, goloop._sockets).
+path (pyext/sockops.c, goloop._sockets).
 
 On a goloop loop (not in debug mode) these calls on a plain socket.socket
 are made in C; a call that would block returns a SockFuture settled by a

@@ -1,5 +1,5 @@
 """asyncio streams over goloop's transport, where goloop feeds asyncio's own
-StreamReader from C (cgo/streamreader.c): what the reader holds, when
+StreamReader from C (pyext/streamreader.c): what the reader holds, when
 reading pauses and resumes, wake-ups, EOF, and the cases that must take
 asyncio's path (subclassed protocol or reader, a reader gone, a cancelled
 read). Every test runs on asyncio too and checks the same outcome."""

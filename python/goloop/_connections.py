@@ -95,7 +95,7 @@ def _bind_error_text(exc: OSError) -> str:
 def remove_stale_unix_socket(path: Any) -> None:
     """Remove a socket file left at `path` by an earlier run (not an
     abstract name, nor a file of another kind), as asyncio does before
-    binding. stat and unlink are made in C (cgo/fsops.c): detectors that
+    binding. stat and unlink are made in C (pyext/fsops.c): detectors that
     patch the os module let these calls through only from asyncio's files."""
     if path[0] in (0, "\x00"):
         return

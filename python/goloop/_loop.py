@@ -41,7 +41,7 @@ TimerHandle = _goloop.TimerHandle
 _goloop._set_helpers(handle_repr)
 _goloop._set_sock_future(SockFuture)
 # LoopCore's sock_recv/sock_recv_into/sock_sendall return a C awaitable
-# (cgo/sockcall.c) and fall back on these for debug mode and unusual
+# (pyext/sockcall.c) and fall back on these for debug mode and unusual
 # arguments; asyncio takes the awaitable for a coroutine.
 _goloop._set_sock_methods(SocketOps.sock_recv, SocketOps.sock_recv_into, SocketOps.sock_sendall)
 collections.abc.Coroutine.register(_goloop.SockCall)
@@ -271,7 +271,7 @@ class Loop(_goloop.LoopCore, Connections, TransportSendfile, Datagrams, Pipes,
     def create_future(self) -> asyncio.Future:
         return futures.Future(loop=self)
 
-    # create_task is LoopCore's (cgo/tasks.c): it builds the Task itself
+    # create_task is LoopCore's (pyext/tasks.c): it builds the Task itself
     # when there is no task factory and the loop is open and not in debug
     # mode, and calls _create_task_slow for everything else.
     if _PY314:

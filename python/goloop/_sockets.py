@@ -4,7 +4,7 @@ Go poller (Loop._fd_ready) and tries again. Errors are the socket
 module's, and argument checks are asyncio's.
 
 sock_recv, sock_recv_into and sock_sendall on a plain socket.socket (not
-in debug mode) go through C first (cgo/sockops.c): the call is made there
+in debug mode) go through C first (pyext/sockops.c): the call is made there
 and, when it would block, C returns a SockFuture that it settles itself
 when the fd is ready. C answers NotImplemented for anything it does not
 handle, which then takes the Python path below."""

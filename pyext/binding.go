@@ -1,8 +1,13 @@
-// Package cgo is goloop's typed binding to the CPython C API and the home of
-// its C extension types (Handle, TimerHandle, LoopCore in *.c). It is the
-// only Go package whose C code includes Python.h. Every function here must
-// be called on a thread that holds the GIL unless its comment says otherwise.
-package cgo
+// Package pyext is the CPython extension: every piece of goloop that
+// includes Python.h, and only those. Its C files are the extension types
+// (Handle, TimerHandle, LoopCore, the stream transport's Python face) and
+// the engine's C core that runs Python callbacks and owns their
+// references: the iteration (run.c), the timer heap (timers.c), the
+// fd-watcher table (watchers.c). Its Go files are the typed binding that
+// the other Go packages use to reach Python (binding.go, resolve.go).
+// Every Go function here must be called on a thread that holds the GIL
+// unless its comment says otherwise.
+package pyext
 
 /*
 #cgo CFLAGS: -Werror=implicit-function-declaration -Wall -Wno-unused-function
@@ -18,6 +23,13 @@ import "C"
 import (
 	"sync/atomic"
 	"unsafe"
+
+	// stream.c and goloop.h include these packages' headers
+	// (transports/stream_io.h, loop/timerheap/timer_heap.h): the imports
+	// make Go rebuild this package whenever one of them changes (Go
+	// tracks a package's own files, not the headers it includes).
+	_ "goloop/loop/timerheap"
+	_ "goloop/transports"
 )
 
 // Core is the C LoopCore object of one loop (C memory, owned by Python).

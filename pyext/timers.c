@@ -1,15 +1,13 @@
 /* The timer heap of a loop, in C: call_at/call_later and TimerHandle.cancel
  * never leave C. (It was a Go heap; every call_later then crossed from C
  * into Go, which costs more than the heap work itself, and the GC had to
- * call into Go to see the handles.) The Go iteration reads the heap's top
+ * call into Go to see the handles.) The C iteration (run.c) reads the top
  * straight from C memory to compute its timeout and calls
  * goloop_timers_run_due / goloop_timers_purge only when there is work.
  *
- * A min-heap on (when, seq): seq is the insertion order, so timers due at
- * the same time run in the order they were scheduled. A NaN `when` orders
- * before every number: it is due at once, as asyncio runs it (its
- * `when >= end` test is false), and it must not keep the heap from
- * ordering the timers behind it.
+ * A min-heap on (when, seq), NaN first: the ordering is plain C in
+ * loop/timerheap/timer_heap.h; this file keeps the Python side (the
+ * heap's references, cancelled handles, due timers to the ready queue).
  *
  * Re-entrancy: dropping a reference can run Python code (a finalizer, a
  * weakref callback) that schedules or cancels timers. Every function
@@ -22,62 +20,11 @@
 /* Timers due within this of now run now (the clock's resolution). */
 #define CLOCK_RESOLUTION 1e-9
 
-static int
-before(const GoloopTimer *a, const GoloopTimer *b)
-{
-    double x = a->when, y = b->when;
-    if (x != y) {
-        if (x != x || y != y)          /* a NaN goes first */
-            return x != x && y == y;
-        return x < y;
-    }
-    return a->seq < b->seq;
-}
-
-static void
-sift_up(GoloopTimer *t, Py_ssize_t i)
-{
-    GoloopTimer x = t[i];
-    while (i > 0) {
-        Py_ssize_t p = (i - 1) / 2;
-        if (!before(&x, &t[p]))
-            break;
-        t[i] = t[p];
-        i = p;
-    }
-    t[i] = x;
-}
-
-static void
-sift_down(GoloopTimer *t, Py_ssize_t n, Py_ssize_t i)
-{
-    GoloopTimer x = t[i];
-    for (;;) {
-        Py_ssize_t l = 2 * i + 1;
-        if (l >= n)
-            break;
-        Py_ssize_t m = l;
-        if (l + 1 < n && before(&t[l + 1], &t[l]))
-            m = l + 1;
-        if (!before(&t[m], &x))
-            break;
-        t[i] = t[m];
-        i = m;
-    }
-    t[i] = x;
-}
-
 /* Removes and returns the top's handle (the caller owns its reference). */
 static PyObject *
 pop_top(GoloopCore *core)
 {
-    GoloopTimer *t = core->timers;
-    PyObject *h = t[0].h;
-    Py_ssize_t n = --core->ntimers;
-    if (n > 0) {
-        t[0] = t[n];
-        sift_down(t, n, 0);
-    }
+    PyObject *h = timer_pop(core->timers, &core->ntimers);
     HDATA(h)->scheduled = 0;
     return h;
 }
@@ -95,12 +42,8 @@ goloop_timer_push(GoloopCore *core, PyObject *h)
         core->timers = nt;
         core->timers_cap = cap;
     }
-    Py_ssize_t i = core->ntimers++;
-    core->timers[i].when = HDATA(h)->when;
-    core->timers[i].seq = ++core->timer_seq;
-    core->timers[i].h = h;
+    timer_push(core->timers, &core->ntimers, HDATA(h)->when, ++core->timer_seq, h);
     HDATA(h)->scheduled = 1;
-    sift_up(core->timers, i);
     return 0;
 }
 
@@ -162,8 +105,7 @@ goloop_timers_purge(GoloopCore *core)
                 }
             }
             core->ntimers = kept;
-            for (Py_ssize_t i = kept / 2 - 1; i >= 0; i--)
-                sift_down(t, kept, i);
+            timer_heapify(t, kept);
             core->timers_cancelled = 0;
             for (Py_ssize_t i = 0; i < ndrop; i++)
                 goloop_handle_release(drop[i]);

@@ -1,12 +1,14 @@
 /* Shared declarations of goloop's C layer: the extension types (Handle,
  * TimerHandle, LoopCore), the helpers Go calls through cgo, and the Go
- * functions (exported from package main) that C calls. This is the only
- * header that includes Python.h. */
+ * functions (exported from package main, exports_*.go) that C calls.
+ * Every file of pyext/ includes it; no C outside pyext/ includes Python.h
+ * (transports/ and loop/timerheap/ are plain C that this layer includes). */
 #ifndef GOLOOP_H
 #define GOLOOP_H
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "../loop/timerheap/timer_heap.h"
 #include <stdint.h>
 
 /* ---- Handle / TimerHandle ------------------------------------------- */
@@ -93,13 +95,10 @@ void goloop_context_settle(PyObject **slot, int shown);
 
 /* ---- LoopCore ------------------------------------------------------- */
 
-/* One scheduled TimerHandle in the loop's timer heap (timers.c); the heap
- * owns a reference to h. */
-typedef struct {
-    double when;
-    uint64_t seq;               /* insertion order: FIFO among equal `when` */
-    PyObject *h;
-} GoloopTimer;
+/* One scheduled TimerHandle in the loop's timer heap (timers.c; the
+ * ordering is loop/timerheap/timer_heap.h); the heap owns a reference to
+ * h. */
+typedef goloop_timer GoloopTimer;
 
 /* What add_reader/add_writer installed on one fd (watchers.c); the table
  * owns a reference to each handle. */

@@ -1,4 +1,4 @@
-package cgo
+package pyext
 
 /*
 #include <stdlib.h>

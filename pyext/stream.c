@@ -8,14 +8,16 @@
  * repr, extra info, error reporting, connection_lost.
  *
  * It is a heap subclass of asyncio.Transport (isinstance holds); its state
- * lives after the base layout, at stream_offset. */
+ * lives after the base layout, at stream_offset. The I/O state machine
+ * itself (owned fd, write buffer, flow-control thresholds, close and EOF
+ * sequencing) is plain C in transports/stream_io.h; this file is its
+ * Python face: it does what that state machine decides. */
 #include "goloop.h"
+#include "../transports/stream_io.h"
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <errno.h>
 #include <string.h>
-
-#define CONN_LOST_LOG_THRESHOLD 5
 
 /* Every method that acts is refused in a child forked after the Go
  * runtime started: the socket and the poller registrations are the
@@ -30,17 +32,10 @@ typedef struct {
     PyObject *empty_waiter;  /* loop.sendfile: future done when drained */
     PyObject *write_handle;  /* Handle(self._write_ready) */
     PyObject *context;       /* 3.15: the context every callback runs in; else NULL */
-    char *wbuf;              /* pending output */
-    Py_ssize_t whead, wlen, wcap;
-    Py_ssize_t high, low;    /* write buffer limits */
+    sio_stream io;           /* fd, write buffer, flow control, close state */
     Py_ssize_t last_read;    /* size of the previous read (goloop_recv_bytes) */
-    int fd;                  /* the socket's fd while we own it; -1 once released */
-    int fd_number;           /* its number, kept for repr and the loop's table */
-    int conn_lost;
-    char closing;
+    int fd_number;           /* the fd's number, kept for repr and the loop's table */
     char paused;             /* reading paused by pause_reading() */
-    char eof;                /* write_eof() called */
-    char protocol_paused;    /* pause_writing() called */
     char buffered;           /* protocol is a BufferedProtocol */
     char reading;            /* reader registered in the poller */
     char writing;            /* writer registered in the poller */
@@ -64,9 +59,9 @@ call_method0(PyObject *o, const char *name)
 static int
 io_fd(StreamData *s)
 {
-    if (s->fd >= 0 && s->sock != NULL && goloop_sock_fd(s->sock) != s->fd)
-        s->fd = -1;
-    return s->fd;
+    if (s->io.fd >= 0 && s->sock != NULL && goloop_sock_fd(s->sock) != s->io.fd)
+        sio_disown_fd(&s->io);
+    return s->io.fd;
 }
 
 /* ---- poller registration -------------------------------------------- */
@@ -199,19 +194,13 @@ schedule_connection_lost(PyObject *self, PyObject *exc)
 static int
 force_close(PyObject *self, PyObject *exc)
 {
-    StreamData *s = SD(self);
-    if (s->conn_lost)
+    int flags = sio_force_close(&SD(self)->io);
+    if (flags == 0)
         return 0;
-    if (s->wlen) {
-        s->wlen = 0;
-        s->whead = 0;
+    if (flags & SIO_FC_DROP_WRITER)
         unwatch(self, 1);
-    }
-    if (!s->closing) {
-        s->closing = 1;
+    if (flags & SIO_FC_DROP_READER)
         unwatch(self, 0);
-    }
-    s->conn_lost++;
     return schedule_connection_lost(self, exc);
 }
 
@@ -234,9 +223,8 @@ static int
 maybe_pause_protocol(PyObject *self)
 {
     StreamData *s = SD(self);
-    if (s->wlen <= s->high || s->protocol_paused)
+    if (!sio_should_pause(&s->io))
         return 0;
-    s->protocol_paused = 1;
     PyObject *r = call_method0(s->protocol, "pause_writing");
     if (r == NULL) {
         if (is_fatal_exit())
@@ -251,9 +239,8 @@ static int
 maybe_resume_protocol(PyObject *self)
 {
     StreamData *s = SD(self);
-    if (!s->protocol_paused || s->wlen > s->low)
+    if (!sio_should_resume(&s->io))
         return 0;
-    s->protocol_paused = 0;
     PyObject *r = call_method0(s->protocol, "resume_writing");
     if (r == NULL) {
         if (is_fatal_exit())
@@ -264,46 +251,7 @@ maybe_resume_protocol(PyObject *self)
     return 0;
 }
 
-/* ---- write buffer ---------------------------------------------------- */
-
-static int
-wbuf_append(StreamData *s, const char *data, Py_ssize_t n)
-{
-    if (s->whead > 0 && s->whead + s->wlen + n > s->wcap) {
-        memmove(s->wbuf, s->wbuf + s->whead, s->wlen);
-        s->whead = 0;
-    }
-    if (s->wlen + n > s->wcap) {
-        Py_ssize_t ncap = s->wcap ? s->wcap : 16384;
-        while (ncap < s->wlen + n)
-            ncap *= 2;
-        char *nb = PyMem_Realloc(s->wbuf, ncap);
-        if (nb == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        s->wbuf = nb;
-        s->wcap = ncap;
-    }
-    memcpy(s->wbuf + s->whead + s->wlen, data, n);
-    s->wlen += n;
-    return 0;
-}
-
-static void
-wbuf_consume(StreamData *s, Py_ssize_t n)
-{
-    s->whead += n;
-    s->wlen -= n;
-    if (s->wlen == 0) {
-        s->whead = 0;
-        if (s->wcap > 1024 * 1024) {  /* give a big burst's memory back */
-            PyMem_Free(s->wbuf);
-            s->wbuf = NULL;
-            s->wcap = 0;
-        }
-    }
-}
+/* ---- writing (the buffer itself is transports/stream_io.h) ------------ */
 
 /* Checks write()'s argument and state like asyncio. 1: go on, 0: return
  * None silently, -1: exception set. */
@@ -322,7 +270,7 @@ write_precheck(PyObject *self, PyObject *data, Py_buffer *view)
                      Py_TYPE(data)->tp_name);
         return -1;
     }
-    if (s->eof) {
+    if (s->io.eof) {
         PyErr_SetString(PyExc_RuntimeError, "Cannot call write() after write_eof()");
         return -1;
     }
@@ -347,15 +295,15 @@ write_precheck(PyObject *self, PyObject *data, Py_buffer *view)
         PyBuffer_Release(view);
         return 0;
     }
-    if (s->conn_lost) {
+    if (s->io.conn_lost) {
         PyBuffer_Release(view);
-        if (s->conn_lost >= CONN_LOST_LOG_THRESHOLD) {
+        if (s->io.conn_lost >= SIO_CONN_LOST_LOG_THRESHOLD) {
             PyObject *r = call_method0(self, "_log_write_after_close");
             if (r == NULL)
                 return -1;
             Py_DECREF(r);
         }
-        s->conn_lost++;
+        s->io.conn_lost++;
         return 0;
     }
     return 1;
@@ -370,34 +318,23 @@ stream_write(PyObject *self, PyObject *data)
     int go = write_precheck(self, data, &view);
     if (go <= 0)
         return go < 0 ? NULL : (Py_INCREF(Py_None), Py_None);
-    const char *p = view.buf;
-    Py_ssize_t n = view.len;
-    if (s->wlen == 0) {
-        ssize_t w = goloop_send(io_fd(s), p, (size_t)n);
-        if (w < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                PyErr_SetFromErrno(PyExc_OSError);
-                PyBuffer_Release(&view);
-                if (fatal_error(self, "Fatal write error on socket transport") < 0)
-                    return NULL;
-                Py_RETURN_NONE;
-            }
-            w = 0;
-        }
-        p += w;
-        n -= w;
-        if (n == 0) {
-            PyBuffer_Release(&view);
-            Py_RETURN_NONE;
-        }
-        if (watch(self, 1) < 0) {
-            PyBuffer_Release(&view);
-            return NULL;
-        }
-    }
-    int r = wbuf_append(s, p, n);
+    if (sio_pending(&s->io) == 0)
+        (void)io_fd(s);  /* it sends at once: is the fd still ours? */
+    int r = sio_write(&s->io, view.buf, view.len);
     PyBuffer_Release(&view);
-    if (r < 0 || maybe_pause_protocol(self) < 0)
+    if (r < 0) {
+        if (r == SIO_ERR_NOMEM)
+            return PyErr_NoMemory();
+        PyErr_SetFromErrno(PyExc_OSError);
+        if (fatal_error(self, "Fatal write error on socket transport") < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    if (r == SIO_START_WRITER && watch(self, 1) < 0) {
+        sio_discard(&s->io);  /* as if never buffered: nothing was before */
+        return NULL;
+    }
+    if (maybe_pause_protocol(self) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -434,7 +371,7 @@ stream_writelines(PyObject *self, PyObject *seq)
     CHECK_FORK();
     StreamData *s = SD(self);
 #if PY_VERSION_HEX >= 0x030C0000
-    if (s->eof) {
+    if (s->io.eof) {
         PyErr_SetString(PyExc_RuntimeError, "Cannot call writelines() after write_eof()");
         return NULL;
     }
@@ -447,14 +384,14 @@ stream_writelines(PyObject *self, PyObject *seq)
         return any < 0 ? NULL : Py_NewRef(Py_None);
 #endif
 #if PY_VERSION_HEX >= 0x030E0000
-    if (s->conn_lost) {  /* 3.14 counts the lost write before looking at the items */
-        if (s->conn_lost >= CONN_LOST_LOG_THRESHOLD) {
+    if (s->io.conn_lost) {  /* 3.14 counts the lost write before looking at the items */
+        if (s->io.conn_lost >= SIO_CONN_LOST_LOG_THRESHOLD) {
             PyObject *r = call_method0(self, "_log_write_after_close");
             if (r == NULL)
                 return NULL;
             Py_DECREF(r);
         }
-        s->conn_lost++;
+        s->io.conn_lost++;
         Py_RETURN_NONE;
     }
 #endif
@@ -491,7 +428,7 @@ stream_writelines(PyObject *self, PyObject *seq)
         total += views[got].len;
     }
 #if PY_VERSION_HEX < 0x030C0000
-    if (s->eof) {
+    if (s->io.eof) {
         PyErr_SetString(PyExc_RuntimeError, "Cannot call write() after write_eof()");
         goto done;
     }
@@ -499,47 +436,43 @@ stream_writelines(PyObject *self, PyObject *seq)
         PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
         goto done;
     }
-    if (total > 0 && s->conn_lost) {  /* write() of the joined bytes */
-        if (s->conn_lost >= CONN_LOST_LOG_THRESHOLD) {
+    if (total > 0 && s->io.conn_lost) {  /* write() of the joined bytes */
+        if (s->io.conn_lost >= SIO_CONN_LOST_LOG_THRESHOLD) {
             PyObject *r = call_method0(self, "_log_write_after_close");
             if (r == NULL)
                 goto done;
             Py_DECREF(r);
         }
-        s->conn_lost++;
+        s->io.conn_lost++;
     }
 #endif
-    if (total == 0 || s->conn_lost) {
+    if (total == 0 || s->io.conn_lost) {
         /* Nothing to send, or nowhere to send it: the connection is
          * gone (asyncio 3.12+ would still buffer it, and register a
          * writer on the fd number it no longer owns). */
         result = Py_NewRef(Py_None);
         goto done;
     }
-    Py_ssize_t before = s->wlen;
-    int direct = s->wlen == 0;
+    Py_ssize_t before = s->io.len;
+    int direct = s->io.len == 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (views[i].len && wbuf_append(s, views[i].buf, views[i].len) < 0) {
-            s->wlen = before;
+        if (views[i].len && sio_append(&s->io, views[i].buf, views[i].len) < 0) {
+            s->io.len = before;
+            PyErr_NoMemory();
             goto done;
         }
     }
     if (direct) {
-        ssize_t w = goloop_send(io_fd(s), s->wbuf + s->whead, (size_t)s->wlen);
-        if (w < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                s->wlen = 0;
-                s->whead = 0;
-                PyErr_SetFromErrno(PyExc_OSError);
-                if (fatal_error(self, "Fatal write error on socket transport") < 0)
-                    goto done;
-                result = Py_NewRef(Py_None);
+        (void)io_fd(s);
+        if (sio_flush(&s->io) < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            sio_discard(&s->io);
+            PyErr_SetFromErrno(PyExc_OSError);
+            if (fatal_error(self, "Fatal write error on socket transport") < 0)
                 goto done;
-            }
-            w = 0;
+            result = Py_NewRef(Py_None);
+            goto done;
         }
-        wbuf_consume(s, w);
-        if (s->wlen > 0 && watch(self, 1) < 0)
+        if (sio_pending(&s->io) > 0 && watch(self, 1) < 0)
             goto done;
     }
     if (maybe_pause_protocol(self) < 0)
@@ -568,16 +501,17 @@ stream_write_ready(PyObject *self, PyObject *unused)
 {
     CHECK_FORK();
     StreamData *s = SD(self);
-    if (s->conn_lost || s->sock == NULL)
+    if (s->io.conn_lost || s->sock == NULL)
         Py_RETURN_NONE;
-    if (s->wlen > 0) {
-        ssize_t w = goloop_send(io_fd(s), s->wbuf + s->whead, (size_t)s->wlen);
-        if (w < 0) {
+    if (sio_pending(&s->io) > 0) {
+        (void)io_fd(s);
+        if (sio_flush(&s->io) < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 Py_RETURN_NONE;
+            int err = errno;
             unwatch(self, 1);
-            s->wlen = 0;
-            s->whead = 0;
+            sio_discard(&s->io);
+            errno = err;
             PyErr_SetFromErrno(PyExc_OSError);
             PyObject *type, *value, *tb;
             PyErr_Fetch(&type, &value, &tb);
@@ -591,11 +525,10 @@ stream_write_ready(PyObject *self, PyObject *unused)
             Py_DECREF(r);
             Py_RETURN_NONE;
         }
-        wbuf_consume(s, w);
     }
     if (maybe_resume_protocol(self) < 0)
         return NULL;
-    if (s->wlen == 0) {
+    if (sio_pending(&s->io) == 0) {
         unwatch(self, 1);
         PyObject *r;
         if (s->empty_waiter != NULL && s->empty_waiter != Py_None) {
@@ -604,13 +537,17 @@ stream_write_ready(PyObject *self, PyObject *unused)
                 return NULL;
             Py_DECREF(r);
         }
-        if (s->closing) {
+        switch (sio_drained(&s->io)) {
+        case SIO_LOSE_NOW:
             r = PyObject_CallMethod(self, "_call_connection_lost", "O", Py_None);
             if (r == NULL)
                 return NULL;
             Py_DECREF(r);
-        } else if (s->eof && shutdown_write(self) < 0) {
-            return NULL;
+            break;
+        case SIO_SHUTDOWN_NOW:
+            if (shutdown_write(self) < 0)
+                return NULL;
+            break;
         }
     }
     Py_RETURN_NONE;
@@ -620,11 +557,7 @@ static PyObject *
 stream_write_eof(PyObject *self, PyObject *unused)
 {
     CHECK_FORK();
-    StreamData *s = SD(self);
-    if (s->closing || s->eof)
-        Py_RETURN_NONE;
-    s->eof = 1;
-    if (s->wlen == 0 && shutdown_write(self) < 0)
+    if (sio_write_eof(&SD(self)->io) == SIO_SHUTDOWN_NOW && shutdown_write(self) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -812,7 +745,7 @@ stream_read_ready(PyObject *self, PyObject *unused)
 {
     CHECK_FORK();
     StreamData *s = SD(self);
-    if (s->conn_lost || s->protocol == NULL)
+    if (s->io.conn_lost || s->protocol == NULL)
         Py_RETURN_NONE;
     return s->buffered ? read_ready_buffered(self) : read_ready_data(self);
 }
@@ -822,14 +755,14 @@ stream_read_ready(PyObject *self, PyObject *unused)
 static PyObject *
 stream_is_closing(PyObject *self, PyObject *unused)
 {
-    return PyBool_FromLong(SD(self)->closing);
+    return PyBool_FromLong(SD(self)->io.closing);
 }
 
 static PyObject *
 stream_is_reading(PyObject *self, PyObject *unused)
 {
     StreamData *s = SD(self);
-    return PyBool_FromLong(!s->closing && !s->paused);
+    return PyBool_FromLong(!s->io.closing && !s->paused);
 }
 
 static PyObject *
@@ -837,7 +770,7 @@ stream_pause_reading(PyObject *self, PyObject *unused)
 {
     CHECK_FORK();
     StreamData *s = SD(self);
-    if (s->closing || s->paused)
+    if (s->io.closing || s->paused)
         Py_RETURN_NONE;
     s->paused = 1;
     unwatch(self, 0);
@@ -849,7 +782,7 @@ stream_resume_reading(PyObject *self, PyObject *unused)
 {
     CHECK_FORK();
     StreamData *s = SD(self);
-    if (s->closing || !s->paused)
+    if (s->io.closing || !s->paused)
         Py_RETURN_NONE;
     s->paused = 0;
     if (watch(self, 0) < 0)
@@ -863,7 +796,7 @@ stream_start_reading(PyObject *self, PyObject *unused)
 {
     CHECK_FORK();
     StreamData *s = SD(self);
-    if (s->closing || s->paused || s->conn_lost)
+    if (s->io.closing || s->paused || s->io.conn_lost)
         Py_RETURN_NONE;
     if (watch(self, 0) < 0)
         return NULL;
@@ -874,13 +807,11 @@ static PyObject *
 stream_close(PyObject *self, PyObject *unused)
 {
     CHECK_FORK();
-    StreamData *s = SD(self);
-    if (s->closing)
+    int next = sio_close(&SD(self)->io);
+    if (next == SIO_NOTHING)
         Py_RETURN_NONE;
-    s->closing = 1;
     unwatch(self, 0);
-    if (s->wlen == 0) {
-        s->conn_lost++;
+    if (next == SIO_LOSE_NOW) {
         unwatch(self, 1);
         if (schedule_connection_lost(self, Py_None) < 0)
             return NULL;
@@ -906,14 +837,14 @@ stream_abort(PyObject *self, PyObject *unused)
 static PyObject *
 stream_get_write_buffer_size(PyObject *self, PyObject *unused)
 {
-    return PyLong_FromSsize_t(SD(self)->wlen);
+    return PyLong_FromSsize_t(SD(self)->io.len);
 }
 
 static PyObject *
 stream_get_write_buffer_limits(PyObject *self, PyObject *unused)
 {
     StreamData *s = SD(self);
-    return Py_BuildValue("(nn)", s->low, s->high);
+    return Py_BuildValue("(nn)", s->io.low, s->io.high);
 }
 
 /* _set_limits(high, low): already validated by Python. */
@@ -922,7 +853,7 @@ stream_set_limits(PyObject *self, PyObject *args)
 {
     CHECK_FORK();
     StreamData *s = SD(self);
-    if (!PyArg_ParseTuple(args, "nn", &s->high, &s->low))
+    if (!PyArg_ParseTuple(args, "nn", &s->io.high, &s->io.low))
         return NULL;
     if (maybe_pause_protocol(self) < 0)
         return NULL;
@@ -996,10 +927,9 @@ stream_init_core(PyObject *self, PyObject *args)
     Py_XSETREF(s->context, context == Py_None ? NULL : Py_NewRef(context));
     Py_XSETREF(s->read_handle, rh);
     Py_XSETREF(s->write_handle, wh);
-    s->fd = s->fd_number = fd;
+    sio_init(&s->io, fd);
+    s->fd_number = fd;
     s->buffered = (char)buffered;
-    s->high = 64 * 1024;
-    s->low = 16 * 1024;
     Py_RETURN_NONE;
 }
 
@@ -1012,14 +942,9 @@ stream_release_core(PyObject *self, PyObject *unused)
     unwatch(self, 0);
     unwatch(self, 1);
     /* From here on the fd number may belong to another socket: every
-     * path that sends or receives checks conn_lost (or closing) first. */
-    s->closing = 1;
-    if (s->conn_lost == 0)
-        s->conn_lost = 1;
-    s->protocol_paused = 0;
-    /* The fd is no longer ours: the kernel may hand its number to the
-     * next socket. A system call on -1 fails with EBADF instead. */
-    s->fd = -1;
+     * path that sends or receives checks conn_lost (or closing) first,
+     * and the fd itself is -1 (EBADF), the buffer freed. */
+    sio_release(&s->io);
     PyObject *sock = s->sock ? s->sock : Py_None;
     if (s->sock == NULL)
         Py_INCREF(sock);
@@ -1028,9 +953,6 @@ stream_release_core(PyObject *self, PyObject *unused)
     Py_CLEAR(s->read_handle);
     Py_CLEAR(s->write_handle);
     Py_CLEAR(s->loop);
-    PyMem_Free(s->wbuf);
-    s->wbuf = NULL;
-    s->wlen = s->whead = s->wcap = 0;
     return sock;
 }
 
@@ -1055,8 +977,8 @@ get_flag(PyObject *self, void *c)
 {
     StreamData *s = SD(self);
     intptr_t which = (intptr_t)c;
-    long v = which == 0 ? s->closing : which == 1 ? s->eof :
-             which == 2 ? s->conn_lost : which == 3 ? s->protocol_paused :
+    long v = which == 0 ? s->io.closing : which == 1 ? s->io.eof :
+             which == 2 ? s->io.conn_lost : which == 3 ? s->io.protocol_paused :
              which == 4 ? s->paused : which == 5 ? s->fd_number : s->buffered;
     return PyLong_FromLong(v);
 }
@@ -1160,8 +1082,7 @@ stream_dealloc(PyObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     stream_clear(self);
-    PyMem_Free(SD(self)->wbuf);
-    SD(self)->wbuf = NULL;
+    sio_free_buffer(&SD(self)->io);
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -1175,8 +1096,10 @@ stream_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     /* object.__new__ refuses arguments once tp_new is overridden: the
      * Python subclass's __init__ takes them. */
     PyObject *self = base_new(type, goloop_empty_tuple, NULL);
-    if (self != NULL)
-        SD(self)->fd = SD(self)->fd_number = -1;
+    if (self != NULL) {
+        sio_init(&SD(self)->io, -1);
+        SD(self)->fd_number = -1;
+    }
     return self;
 }
 

@@ -682,8 +682,8 @@ core_traverse(GoloopCore *core, visitproc visit, void *arg)
     r = goloop_watchers_traverse(core, visit, arg);
     if (r != 0)
         return r;
-    /* The references the Go engine owns (timers, fd watchers, DNS jobs'
-     * futures): each handle refers back to the loop, so without them the
+    /* The references the Go engine owns (the DNS jobs' futures, held by
+     * policy's resolver): each refers back to the loop, so without them the
      * collector could not free an unclosed loop (nor run its __del__,
      * which warns and closes it, as asyncio's). */
     if (core->engine != 0 && !goloop_forked)
