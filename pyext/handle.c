@@ -347,11 +347,30 @@ timer_tp_new(PyTypeObject *type, PyObject *a, PyObject *kw)
     return (PyObject *)h;
 }
 
+/* Whether a handle's loop is a goloop core. The loop is an instance of a
+ * subclass (goloop.Loop): the subclass seen last is remembered, with a
+ * reference so its address cannot be reused, which turns the MRO walk of
+ * PyObject_TypeCheck into one comparison on every cancel(). */
+static PyTypeObject *known_core_subtype;
+
+static int
+is_core(PyObject *loop)
+{
+    PyTypeObject *tp = Py_TYPE(loop);
+    if (tp == known_core_subtype || tp == &GoloopCore_Type)
+        return 1;
+    if (!PyType_IsSubtype(tp, &GoloopCore_Type))
+        return 0;
+    Py_INCREF(tp);
+    Py_XSETREF(known_core_subtype, tp);
+    return 1;
+}
+
 static int
 loop_in_debug(PyObject *o)
 {
     PyObject *loop = LOOP(o);
-    if (loop != NULL && PyObject_TypeCheck(loop, &GoloopCore_Type))
+    if (loop != NULL && is_core(loop))
         return ((GoloopCore *)loop)->debug;
     return 0;
 }
@@ -392,7 +411,7 @@ timer_cancel(PyObject *o, PyObject *unused)
     GoloopHandleData *h = HDATA(o);
     PyObject *loop = LOOP(o);
     if (!h->cancelled && h->scheduled && loop != NULL) {
-        if (PyObject_TypeCheck(loop, &GoloopCore_Type)) {
+        if (is_core(loop)) {
             goloop_timer_cancelled((GoloopCore *)loop, o);
         } else {
             PyObject *r = PyObject_CallMethod(loop, "_timer_handle_cancelled", "O", o);
