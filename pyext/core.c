@@ -645,6 +645,7 @@ static PyMemberDef core_members[] = {
     {"_stopping", T_INT, offsetof(GoloopCore, stopping), 0, NULL},
     {"_closed", T_INT, offsetof(GoloopCore, closed), READONLY, NULL},
     {"_signal_fd", T_INT, offsetof(GoloopCore, signal_fd), READONLY, NULL},
+    {"_task_factory", T_OBJECT, offsetof(GoloopCore, task_factory), 0, NULL},
     {NULL}
 };
 
@@ -675,7 +676,7 @@ core_traverse(GoloopCore *core, visitproc visit, void *arg)
         if (r != 0)
             return r;
     }
-    Py_VISIT(core->dict);
+    Py_VISIT(core->task_factory);
     int r = goloop_timers_traverse(core, visit, arg);
     if (r != 0)
         return r;
@@ -697,7 +698,7 @@ core_clear(GoloopCore *core)
     ready_clear(core);
     goloop_timers_clear(core);
     goloop_watchers_clear(core);
-    Py_CLEAR(core->dict);
+    Py_CLEAR(core->task_factory);
     /* An unreachable loop (the collector clears cycles through it): the
      * engine's references (timers, watchers) and fds go too. */
     if (core->engine != 0 && !goloop_forked) {
@@ -713,8 +714,6 @@ core_dealloc(GoloopCore *core)
 {
     PyTypeObject *tp = Py_TYPE(core);
     PyObject_GC_UnTrack(core);
-    if (core->weakreflist != NULL)
-        PyObject_ClearWeakRefs((PyObject *)core);
     core_clear(core);
     /* In a forked child the Go runtime is gone: leak rather than hang. */
     if (core->engine != 0 && !goloop_forked)
@@ -742,8 +741,6 @@ PyTypeObject GoloopCore_Type = {
     .tp_doc = "C core of goloop.Loop: ready queue and scheduling fast paths.",
     .tp_traverse = (traverseproc)core_traverse,
     .tp_clear = (inquiry)core_clear,
-    .tp_weaklistoffset = offsetof(GoloopCore, weakreflist),
-    .tp_dictoffset = offsetof(GoloopCore, dict),
     .tp_setattro = goloop_core_setattro,
     .tp_methods = core_methods,
     .tp_members = core_members,

@@ -145,8 +145,12 @@ typedef struct {
     Py_ssize_t ntimers, timers_cap;
     uint64_t timer_seq;
     Py_ssize_t timers_cancelled;/* cancelled handles still in the heap */
-    PyObject *dict;
-    PyObject *weakreflist;
+    /* loop._task_factory, a member: create_task reads it without a dict.
+     * LoopCore has no __dict__ or weakref slot of its own: goloop.Loop, a
+     * Python subclass, gets the interpreter's managed ones, and with them
+     * the specialized `loop.method(...)` calls (3.13+: inline values), which
+     * an explicit dict offset rules out once the dict exists. */
+    PyObject *task_factory;
 } GoloopCore;
 
 extern PyTypeObject GoloopCore_Type;

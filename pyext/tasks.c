@@ -8,7 +8,7 @@
 #include "goloop.h"
 
 static PyObject *tasks_dict;        /* asyncio.tasks.__dict__ */
-static PyObject *str_Task, *str_task_factory, *str_slow, *str_name, *str_context;
+static PyObject *str_Task, *str_slow, *str_name, *str_context;
 static PyObject *kw_loop, *kw_loop_name, *kw_loop_context, *kw_loop_name_context;
 
 int
@@ -21,7 +21,6 @@ goloop_tasks_init(void)
     Py_INCREF(tasks_dict);
     Py_DECREF(mod);
     if ((str_Task = PyUnicode_InternFromString("Task")) == NULL ||
-        (str_task_factory = PyUnicode_InternFromString("_task_factory")) == NULL ||
         (str_slow = PyUnicode_InternFromString("_create_task_slow")) == NULL ||
         (str_name = PyUnicode_InternFromString("name")) == NULL ||
         (str_context = PyUnicode_InternFromString("context")) == NULL ||
@@ -61,7 +60,7 @@ goloop_core_create_task(GoloopCore *core, PyObject *const *args, Py_ssize_t narg
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     if (goloop_check_fork() < 0)
         return NULL;
-    if (nargs != 1 || core->closed || core->debug || core->dict == NULL)
+    if (nargs != 1 || core->closed || core->debug)
         return slow(core, args, nargs, kwnames);
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *kw = PyTuple_GET_ITEM(kwnames, i);
@@ -72,11 +71,8 @@ goloop_core_create_task(GoloopCore *core, PyObject *const *args, Py_ssize_t narg
         else
             return slow(core, args, nargs, kwnames);
     }
-    PyObject *factory = PyDict_GetItemWithError(core->dict, str_task_factory);
-    if (factory != NULL && factory != Py_None)
+    if (core->task_factory != NULL && core->task_factory != Py_None)
         return slow(core, args, nargs, kwnames);
-    if (PyErr_Occurred())
-        return NULL;
     /* Looked up per call, like asyncio's `tasks.Task`, so a patched
      * asyncio.tasks.Task is honoured. */
     PyObject *task_cls = PyDict_GetItemWithError(tasks_dict, str_Task);
