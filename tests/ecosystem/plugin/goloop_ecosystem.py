@@ -5,6 +5,7 @@ own test run by tests/ecosystem. Environment:
                                   policy (asyncio.run, asyncio.Runner,
                                   asyncio.new_event_loop and every
                                   loop_factory=None then make goloop loops),
+                                  asyncio.EventLoop (3.13+) is goloop.Loop,
                                   and uvicorn's "asyncio"/"auto" loop choice
                                   makes goloop loops. asyncio: nothing forced.
   GOLOOP_ECO_CENSUS=DIR           each process writes DIR/census-PID.json:
@@ -67,6 +68,10 @@ def _force_goloop() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # 3.14+: policies deprecated
         asyncio.set_event_loop_policy(goloop.Policy())
+    # 3.13+: asyncio.EventLoop names asyncio's loop class; suites that build
+    # their loop with it (anyio's asyncio_event_loop fixture) get goloop's.
+    if hasattr(asyncio, "EventLoop"):
+        asyncio.EventLoop = goloop.Loop  # type: ignore[misc,assignment]
     try:
         import uvicorn.loops.asyncio as uvicorn_asyncio
     except ImportError:
