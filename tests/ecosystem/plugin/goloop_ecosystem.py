@@ -19,17 +19,24 @@ own test run by tests/ecosystem. Environment:
   GOLOOP_ECO_BLOCKBUSTER=0        `import blockbuster` fails, so a suite
                                   that activates it when installed (anyio's
                                   conftest) runs without it.
+  GOLOOP_ECO_BLOCKBUSTER_SCAN=M,N blockbuster is active around each test
+                                  (setup, call, teardown), rejecting the
+                                  blocking calls made on a loop's thread
+                                  from the packages M, N (as anyio's conftest
+                                  does for anyio), for suites that do not
+                                  turn it on themselves.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
 import sys
 import warnings
 from collections import Counter
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ContextManager, Optional
 
 import pytest
 
@@ -87,6 +94,15 @@ def _force_goloop() -> None:
 
 if os.environ.get("GOLOOP_ECO_BLOCKBUSTER") == "0":
     sys.modules["blockbuster"] = None  # type: ignore[assignment]
+_BLOCKBUSTER_SCAN = [m for m in os.environ.get("GOLOOP_ECO_BLOCKBUSTER_SCAN", "").split(",") if m]
+
+
+def _blockbuster() -> ContextManager[Any]:
+    if not _BLOCKBUSTER_SCAN:
+        return contextlib.nullcontext()
+    from blockbuster import blockbuster_ctx
+
+    return blockbuster_ctx(_BLOCKBUSTER_SCAN)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -106,7 +122,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) 
     global _current_test
     _current_test = item.nodeid
     try:
-        yield
+        with _blockbuster():
+            yield
     finally:
         _current_test = None
 
