@@ -10,8 +10,10 @@ census counts the loops each test started, by kind, to prove it.
 
 A test that passes on asyncio and fails on goloop is rerun on goloop, then
 on asyncio; if it still fails on goloop and passes on asyncio it is a
-regression: the exit status is 1. Projects whose suite turns blockbuster on
-by itself (anyio) run with it and without it (--blockbuster).
+regression: the exit status is 1. Every suite runs with blockbuster and
+without it (--blockbuster): anyio's turns it on by itself when installed;
+for uvicorn's and httpx's the plugin turns it on around each test, checking
+the calls made from their package (as anyio's conftest does for anyio).
 --reference expected skips the asyncio runs and takes the committed
 expected/<project>.txt (tests that fail on asyncio too) as the reference.
 --update-expected rewrites those lists from this run's asyncio failures."""
@@ -80,6 +82,8 @@ def run_project(project: Project, modes: list[bool], reference: str, logs: Path,
     print(f"== {project.name} {project.version} ({src})")
     for key, reason in {**project.excluded, **project.deselect}.items():
         print(f"   left out on both loops: {key}: {reason}")
+    for key, reason in project.deselect_blockbuster.items():
+        print(f"   left out of the blockbuster-on runs: {key}: {reason}")
     for key, reason in project.deselect_goloop.items():
         print(f"   left out of the goloop run: {key}: {reason}")
     for bb in modes:
@@ -153,7 +157,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--projects", default=",".join(PROJECTS), help="comma-separated (default: all)")
     ap.add_argument("--blockbuster", choices=("both", "on", "off"), default="both",
-                    help="for suites that turn blockbuster on themselves (default: both)")
+                    help="run the suites with blockbuster active, without, or both (default: both)")
     ap.add_argument("--reference", choices=("asyncio", "expected"), default="asyncio")
     ap.add_argument("--update-expected", action="store_true")
     opts = ap.parse_args()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -31,15 +32,35 @@ def cache_root() -> Path:
     return Path(base) / "goloop" / "ecosystem"
 
 
-def _run(cmd: list[str], what: str, **kwargs: object) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip()[-1500:]
-        raise SetupError(f"{what} failed ({' '.join(cmd[:6])} ...):\n{tail}")
+# A setup step (a download, a venv's installs, goloop's build) that takes
+# longer than this is stopped: a stalled registry fails the run, with a
+# message, instead of eating CI's time.
+SETUP_TIMEOUT = float(os.environ.get("GOLOOP_ECOSYSTEM_SETUP_TIMEOUT", "600"))
+
+
+def _run(cmd: list[str], what: str) -> None:
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
+        # Its own session, so that a timeout stops pip's children (builds) too.
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc.wait(timeout=SETUP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            out.seek(0)
+            raise SetupError(f"{what}: stopped after {SETUP_TIMEOUT:.0f} s "
+                             f"({' '.join(cmd[:6])} ...):\n{out.read().strip()[-1500:]}") from None
+        if proc.returncode != 0:
+            out.seek(0)
+            raise SetupError(f"{what} failed ({' '.join(cmd[:6])} ...):\n{out.read().strip()[-1500:]}")
 
 
 def _pip(python: str, *args: str) -> list[str]:
-    return [python, "-m", "pip", "--disable-pip-version-check", "-q", *args]
+    # pip retries a stalled connection (30 s each) twice, then fails with
+    # the reason rather than waiting on a slow registry for long.
+    return [python, "-m", "pip", "--disable-pip-version-check", "--no-input", "-q",
+            "--timeout", "30", "--retries", "2", *args]
 
 
 def sdist(project: Project) -> Path:

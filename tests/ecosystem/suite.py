@@ -50,13 +50,17 @@ class RunResult:
         return {t for t, o in self.outcomes.items() if o in FAILED}
 
 
-def _env(loop: str, blockbuster: bool, census_dir: Path) -> dict[str, str]:
+def _env(project: Project, loop: str, blockbuster: bool, census_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     for name in ("PYTHONASYNCIODEBUG", "PYTEST_ADDOPTS", "PYTHONPATH", "PYTHONHOME"):
         env.pop(name, None)
     env.update(PYTHONPATH=str(PLUGIN_DIR), PYTHONDONTWRITEBYTECODE="1",
                GOLOOP_ECO_LOOP=loop, GOLOOP_ECO_CENSUS=str(census_dir),
                GOLOOP_ECO_BLOCKBUSTER="1" if blockbuster else "0")
+    if blockbuster and project.blockbuster_scan:
+        env["GOLOOP_ECO_BLOCKBUSTER_SCAN"] = ",".join(project.blockbuster_scan)
+    else:
+        env.pop("GOLOOP_ECO_BLOCKBUSTER_SCAN", None)
     return env
 
 
@@ -76,6 +80,9 @@ def run_suite(project: Project, python: str, src: Path, loop: str, blockbuster: 
         cmd += ["tests", *project.pytest_args]
         for prefix in project.deselect:
             cmd += ["--deselect", prefix]
+        if blockbuster:
+            for prefix in project.deselect_blockbuster:
+                cmd += ["--deselect", prefix]
         if loop == "goloop":
             for prefix in project.deselect_goloop:
                 cmd += ["--deselect", prefix]
@@ -83,7 +90,7 @@ def run_suite(project: Project, python: str, src: Path, loop: str, blockbuster: 
     with open(result.log, "w", encoding="utf-8") as out:
         out.write(" ".join(cmd) + "\n")
         out.flush()
-        proc = subprocess.Popen(cmd, cwd=src, env=_env(loop, blockbuster, census_dir),
+        proc = subprocess.Popen(cmd, cwd=src, env=_env(project, loop, blockbuster, census_dir),
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
         try:

@@ -5,6 +5,7 @@ own test run by tests/ecosystem. Environment:
                                   policy (asyncio.run, asyncio.Runner,
                                   asyncio.new_event_loop and every
                                   loop_factory=None then make goloop loops),
+                                  asyncio.EventLoop (3.13+) is goloop.Loop,
                                   and uvicorn's "asyncio"/"auto" loop choice
                                   makes goloop loops. asyncio: nothing forced.
   GOLOOP_ECO_CENSUS=DIR           each process writes DIR/census-PID.json:
@@ -18,17 +19,24 @@ own test run by tests/ecosystem. Environment:
   GOLOOP_ECO_BLOCKBUSTER=0        `import blockbuster` fails, so a suite
                                   that activates it when installed (anyio's
                                   conftest) runs without it.
+  GOLOOP_ECO_BLOCKBUSTER_SCAN=M,N blockbuster is active around each test
+                                  (setup, call, teardown), rejecting the
+                                  blocking calls made on a loop's thread
+                                  from the packages M, N (as anyio's conftest
+                                  does for anyio), for suites that do not
+                                  turn it on themselves.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
 import sys
 import warnings
 from collections import Counter
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ContextManager, Optional
 
 import pytest
 
@@ -67,6 +75,10 @@ def _force_goloop() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # 3.14+: policies deprecated
         asyncio.set_event_loop_policy(goloop.Policy())
+    # 3.13+: asyncio.EventLoop names asyncio's loop class; suites that build
+    # their loop with it (anyio's asyncio_event_loop fixture) get goloop's.
+    if hasattr(asyncio, "EventLoop"):
+        asyncio.EventLoop = goloop.Loop  # type: ignore[misc,assignment]
     try:
         import uvicorn.loops.asyncio as uvicorn_asyncio
     except ImportError:
@@ -82,6 +94,15 @@ def _force_goloop() -> None:
 
 if os.environ.get("GOLOOP_ECO_BLOCKBUSTER") == "0":
     sys.modules["blockbuster"] = None  # type: ignore[assignment]
+_BLOCKBUSTER_SCAN = [m for m in os.environ.get("GOLOOP_ECO_BLOCKBUSTER_SCAN", "").split(",") if m]
+
+
+def _blockbuster() -> ContextManager[Any]:
+    if not _BLOCKBUSTER_SCAN:
+        return contextlib.nullcontext()
+    from blockbuster import blockbuster_ctx
+
+    return blockbuster_ctx(_BLOCKBUSTER_SCAN)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -101,7 +122,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) 
     global _current_test
     _current_test = item.nodeid
     try:
-        yield
+        with _blockbuster():
+            yield
     finally:
         _current_test = None
 
