@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,20 +36,40 @@ def twin_modules(root: Path) -> list[str]:
                   if "AIOTestCase" in p.read_text(encoding="utf-8", errors="replace"))
 
 
+def _kill_group(proc: subprocess.Popen) -> tuple[str, str]:
+    """SIGKILL the worker's process group; what it still had to say."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        return proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:   # a descendant that left the group
+        proc.kill()
+        return "", "the worker's output pipes stayed open after it was killed"
+    except ValueError:                  # already fully read
+        return "", ""
+
+
 def run_module(root: Path, module: str, loop: str, timeout: float,
                only: list[str] | None = None) -> ModuleRun:
     run = ModuleRun()
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTHONASYNCIODEBUG", None)
+    # A session of its own: on a timeout the whole group goes, including
+    # a test's child that outlived the worker while holding its pipes
+    # (communicate() would otherwise wait for that child's EOF forever).
     proc = subprocess.Popen([sys.executable, str(WORKER), str(root), module, loop, *(only or [])],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
     timed_out = False
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
         timed_out = True
+        out, err = _kill_group(proc)
+    else:
+        _kill_group(proc)   # whatever the tests left running
     done = False
     for line in out.splitlines():
         try:

@@ -62,6 +62,10 @@ def main() -> int:
     # inherit SIGINT as ignored, and so would the children test_signals
     # interrupts: they would hang. Python's normal handler, as interactively.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Likewise SIGHUP under nohup (or a CI agent that ignores it): ignored
+    # dispositions survive exec, so test_send_signal's child would shrug
+    # off its SIGHUP and sleep for an hour. The default, as in a terminal.
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     sys.path.insert(0, root)
     os.chdir(root)
     # Progress and tracebacks the tests print go to stderr, not the JSON.
