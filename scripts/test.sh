@@ -147,7 +147,7 @@ if [ -n "$sid_versions" ]; then
       total_passed=$((total_passed + ${p:-0}))
       total_failed=$((total_failed + ${f:-0}))
       [ -n "$summary" ] || { echo "FAILED: no result from the chroot run"; failed=1; }
-      sid_note="${sid_versions} (Debian sid chroot, $((SECONDS - t0)) s)"
+      sid_note=" ${sid_versions# } (Debian sid chroot, $((SECONDS - t0)) s)"
     fi
   fi
   if [ -n "$skip_why" ]; then
